@@ -1,0 +1,54 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "imgapi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "imgapid", targets: ["imgapid"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        /// The protocol itself: JSON values, manifests, validation, errors, query parsing. No I/O.
+        .target(name: "IMGAPI"),
+        /// HTTP Signature (Joyent draft) over OpenSSH keys: parse, sign, verify.
+        .target(name: "HTTPSignature", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        /// Persistence: the SQLite catalog and the SHA-256 keyed blob store.
+        .target(name: "ImageStore", dependencies: [
+            "IMGAPI",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_NIOFileSystem", package: "swift-nio"),
+        ]),
+        /// The HTTP server: routes, auth, errors, file transfer.
+        .target(name: "IMGAPIServer", dependencies: [
+            "IMGAPI", "ImageStore", "HTTPSignature",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "imgapid", dependencies: [
+            "IMGAPIServer", "HTTPSignature", "ImageStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
+        .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore"]),
+        .testTarget(name: "IMGAPIServerTests", dependencies: [
+            "IMGAPIServer", "HTTPSignature",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+    ]
+)

@@ -1,0 +1,1 @@
+/// HTTP Signature authentication over OpenSSH keys.
