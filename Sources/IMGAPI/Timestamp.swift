@@ -1,0 +1,145 @@
+/// IMGAPI timestamps: ISO 8601 in UTC, `published_at` style, as milliseconds since the epoch.
+public enum Timestamp {
+    /// Parses `YYYY-MM-DD`, optionally followed by `THH:MM[:SS[.fraction]]` and `Z` or `±HH:MM`
+    /// (the forms JavaScript's `Date` reads reliably). Returns nil for anything else.
+    public static func milliseconds(fromISO8601 text: String) -> Int64? {
+        var scanner = DigitScanner(Array(text.utf8))
+        guard let year = scanner.number(digits: 4), scanner.take("-"),
+              let month = scanner.number(digits: 2), scanner.take("-"),
+              let day = scanner.number(digits: 2),
+              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else { return nil }
+        var hour = 0, minute = 0, second = 0, millis = 0, offsetMinutes = 0
+        if scanner.take("T") || scanner.take(" ") {
+            guard let h = scanner.number(digits: 2), scanner.take(":"), let m = scanner.number(digits: 2),
+                  h < 24, m < 60 else { return nil }
+            hour = h; minute = m
+            if scanner.take(":") {
+                guard let s = scanner.number(digits: 2), s < 60 else { return nil }
+                second = s
+                if scanner.take(".") {
+                    var digits = 0, fraction = 0
+                    while let d = scanner.digit() {
+                        if digits < 3 { fraction = fraction * 10 + d }
+                        digits += 1
+                    }
+                    guard digits > 0 else { return nil }
+                    for _ in digits..<max(digits, 3) { fraction *= 10 }
+                    millis = fraction
+                }
+            }
+            if scanner.take("Z") {
+            } else if let sign = scanner.sign() {
+                let oh = scanner.number(digits: 2)
+                _ = scanner.take(":")  // both +HH:MM and +HHMM
+                guard let oh, let om = scanner.number(digits: 2), oh < 24, om < 60 else { return nil }
+                offsetMinutes = sign * (oh * 60 + om)
+            } else if !scanner.atEnd {
+                return nil
+            }
+        }
+        guard scanner.atEnd else { return nil }
+        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
+        return seconds * 1000 + Int64(millis)
+    }
+
+    /// `2026-11-22T02:41:36.792Z`, what `new Date().toISOString()` gives.
+    public static func iso8601(milliseconds: Int64) -> String {
+        let millis = Int(((milliseconds % 1000) + 1000) % 1000)
+        let totalSeconds = (milliseconds - Int64(millis)) / 1000
+        var days = Int(totalSeconds / 86_400)
+        var secondsOfDay = Int(totalSeconds % 86_400)
+        if secondsOfDay < 0 { secondsOfDay += 86_400; days -= 1 }
+        let (y, m, d) = civilDate(daysSinceEpoch: days)
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondsOfDay / 3600, 2) + ":"
+            + pad(secondsOfDay / 60 % 60, 2) + ":" + pad(secondsOfDay % 60, 2) + "." + pad(millis, 3) + "Z"
+    }
+
+    /// The strict `published_at` form the manifest validator accepts: seconds, optional 3-digit milliseconds, `Z`.
+    public static func isPublishedAt(_ text: String) -> Bool {
+        let b = Array(text.utf8)
+        guard b.count == 20 || b.count == 24 else { return false }
+        let pattern = b.count == 20 ? "dddd-dd-ddTdd:dd:ddZ" : "dddd-dd-ddTdd:dd:dd.dddZ"
+        for (c, p) in zip(b, pattern.utf8) {
+            if p == UInt8(ascii: "d") {
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return false }
+            } else if c != p {
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func pad(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
+    private static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Howard Hinnant's days_from_civil.
+    private static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    private static func civilDate(daysSinceEpoch z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}
+
+private struct DigitScanner {
+    let bytes: [UInt8]
+    var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { index == bytes.count }
+
+    mutating func digit() -> Int? {
+        guard index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") else { return nil }
+        defer { index += 1 }
+        return Int(bytes[index] - UInt8(ascii: "0"))
+    }
+
+    mutating func number(digits: Int) -> Int? {
+        var value = 0
+        for _ in 0..<digits {
+            guard let d = digit() else { return nil }
+            value = value * 10 + d
+        }
+        return value
+    }
+
+    mutating func take(_ c: Unicode.Scalar) -> Bool {
+        guard index < bytes.count, bytes[index] == UInt8(c.value) else { return false }
+        index += 1
+        return true
+    }
+
+    mutating func sign() -> Int? {
+        if take("+") { return 1 }
+        if take("-") { return -1 }
+        return nil
+    }
+}

@@ -1,0 +1,48 @@
+import Crypto
+import HTTPTypes
+import Hummingbird
+import IMGAPI
+import NIOCore
+
+extension Response {
+    /// A JSON body already serialized, with the reference's headers.
+    static func json(_ text: String, status: HTTPResponse.Status = .ok, etag: Bool = false) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(text.utf8.count)
+        if etag { headers[.eTag] = JSONBody.etag(text) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        json(value.prettyPrinted(), status: status)
+    }
+
+    static func error(_ error: IMGAPIError) -> Response {
+        json(error.body, status: HTTPResponse.Status(code: error.status))
+    }
+}
+
+enum JSONBody {
+    /// The reference's object ETag: SHA-1 of the JSON text, unquoted.
+    static func etag(_ text: String) -> String {
+        Insecure.SHA1.hash(data: Array(text.utf8)).map { byte in
+            let s = String(byte, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+
+    /// `[` items `]`, each item already rendered one level deep: the ListImages body.
+    static func array(_ items: [String]) -> String {
+        guard !items.isEmpty else { return "[]" }
+        var out = "[\n"
+        out.reserveCapacity(items.reduce(4) { $0 + $1.utf8.count + 4 })
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += ",\n" }
+            out += "  "
+            out += item
+        }
+        out += "\n]"
+        return out
+    }
+}

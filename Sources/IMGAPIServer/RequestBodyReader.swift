@@ -1,0 +1,36 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IMGAPI
+import NIOCore
+
+/// Reads a JSON request body: bounded in size, checked against `Content-MD5` when sent
+/// (the node client sends one), and parsed strictly.
+enum RequestBodyReader {
+    static func json(_ request: Request, limit: Int) async throws -> JSONValue? {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw IMGAPIError.payloadTooLarge("request body is larger than \(limit) bytes")
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw IMGAPIError.payloadTooLarge("request body is larger than \(limit) bytes")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        if let md5 = request.headers[HTTPField.Name("Content-MD5")!] {
+            let actual = Data(Insecure.MD5.hash(data: bytes)).base64EncodedString()
+            guard md5 == actual else {
+                throw IMGAPIError(status: 400, code: "BadDigest", message: "Content-MD5 header does not match the request body")
+            }
+        }
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        do {
+            return try JSONValue.parse(bytes)
+        } catch {
+            throw IMGAPIError(status: 400, code: "InvalidContent", message: "invalid JSON: \(error.description)")
+        }
+    }
+}

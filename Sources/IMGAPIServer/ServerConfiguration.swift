@@ -1,0 +1,41 @@
+import IMGAPI
+
+/// How requests are authenticated (reference config key `authType`).
+public enum AuthMode: String, Sendable, CaseIterable {
+    /// HTTP Signature with the users' SSH keys; every write must be signed.
+    case signature
+    /// Nothing is checked. For development only.
+    case none
+}
+
+/// Everything `imgapid serve` needs to run.
+public struct ServerConfiguration: Sendable {
+    public var storage: String
+    public var host: String
+    public var port: Int
+    public var mode: ServerMode
+    public var auth: AuthMode
+    /// Sources allowed to write without a signature (stock `imgadm publish` cannot sign).
+    public var trustedNetworks: [TrustedNetwork]
+    /// Largest accepted JSON request body (manifests, updates).
+    public var maxJSONBodySize: Int
+    /// Value of the `Server` header.
+    public var serverName: String
+
+    public init(storage: String = "./storage", host: String = "127.0.0.1", port: Int = 8080,
+                mode: ServerMode = .public, auth: AuthMode = .signature, trustedNetworks: [TrustedNetwork] = [],
+                maxJSONBodySize: Int = 1024 * 1024) {
+        self.storage = storage
+        self.host = host
+        self.port = port
+        self.mode = mode
+        self.auth = auth
+        self.trustedNetworks = trustedNetworks
+        self.maxJSONBodySize = maxJSONBodySize
+        self.serverName = "imgapid/\(IMGAPIServerVersion.current)"
+    }
+}
+
+public enum IMGAPIServerVersion {
+    public static let current = "0.1.0"
+}

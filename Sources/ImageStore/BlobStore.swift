@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import IMGAPI
+import NIOCore
+import NIOFileSystem
+
+/// An upload written and digested, not yet part of the store.
+public struct StagedBlob: Sendable {
+    public let path: String
+    public let digests: FileDigests.Result
+}
+
+/// Image files on disk, one per distinct content, at `blobs/sha256/<2 hex>/<64 hex>`.
+/// Uploads land in `uploads/` and enter the store by an atomic rename once verified.
+public struct BlobStore: Sendable {
+    /// The reference server's upper limit for one image file.
+    public static let maximumFileSize: Int64 = 20 * 1024 * 1024 * 1024
+
+    public let root: String
+    var blobsDirectory: String { root + "/blobs/sha256" }
+    var uploadsDirectory: String { root + "/uploads" }
+
+    /// Creates the directories when missing. Blocking: call at start-up.
+    public init(root: String) throws {
+        self.root = root
+        for directory in [blobsDirectory, uploadsDirectory] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+    }
+
+    public func path(forSHA256 sha256: String) -> String {
+        "\(blobsDirectory)/\(sha256.prefix(2))/\(sha256)"
+    }
+
+    /// Streams `body` to a new file in `uploads/` while digesting it, then flushes it to disk.
+    /// On any failure (client gone, size over `maxSize`, disk full) the partial file is removed.
+    public func receive(_ body: some AsyncSequence<ByteBuffer, any Error>, maxSize: Int64 = maximumFileSize) async throws -> StagedBlob {
+        let path = "\(uploadsDirectory)/\(ImageUUID.random())"
+        do {
+            let digests = try await FileSystem.shared.withFileHandle(
+                forWritingAt: FilePath(path), options: .newFile(replaceExisting: false)
+            ) { handle in
+                var digests = FileDigests()
+                var writer = handle.bufferedWriter(capacity: .mebibytes(1))
+                for try await chunk in body {
+                    digests.update(chunk)
+                    guard digests.size <= maxSize else {
+                        throw IMGAPIError.upload("image file exceeds the maximum size of \(maxSize) bytes")
+                    }
+                    do { try await writer.write(contentsOf: chunk) } catch { throw Self.storageError(error) }
+                }
+                do {
+                    try await writer.flush()
+                    try await handle.synchronize()
+                } catch { throw Self.storageError(error) }
+                return digests.finalize()
+            }
+            return StagedBlob(path: path, digests: digests)
+        } catch {
+            await discard(path)
+            throw error
+        }
+    }
+
+    public func discard(_ staged: StagedBlob) async {
+        await discard(staged.path)
+    }
+
+    private func discard(_ path: String) async {
+        _ = try? await FileSystem.shared.removeItem(at: FilePath(path))
+    }
+
+    /// Moves a verified upload to its content address; identical content already there is kept
+    /// and the upload dropped. Blocking: call inside `Catalog.exclusive`.
+    public func install(_ staged: StagedBlob) throws {
+        let target = path(forSHA256: staged.digests.sha256)
+        let directory = String(target[..<target.lastIndex(of: "/")!])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: target) {
+            unlink(staged.path)
+            return
+        }
+        guard rename(staged.path, target) == 0 else {
+            throw Self.storageError(POSIXErrorText.current("rename upload into the blob store"))
+        }
+        Self.syncDirectory(directory)
+    }
+
+    /// Removes a blob no image uses any more. Blocking: call inside `Catalog.exclusive`.
+    public func remove(sha256: String) {
+        unlink(path(forSHA256: sha256))
+    }
+
+    /// Start-up housekeeping: uploads interrupted by a crash or stop are discarded, and blobs
+    /// that no catalog entry references (a crash between rename and commit) are removed.
+    public func collectGarbage(referenced: Set<String>) throws -> (uploads: Int, blobs: Int) {
+        let fm = FileManager.default
+        var uploads = 0, blobs = 0
+        for name in try fm.contentsOfDirectory(atPath: uploadsDirectory) {
+            try fm.removeItem(atPath: "\(uploadsDirectory)/\(name)")
+            uploads += 1
+        }
+        for prefix in try fm.contentsOfDirectory(atPath: blobsDirectory) {
+            for name in try fm.contentsOfDirectory(atPath: "\(blobsDirectory)/\(prefix)") where !referenced.contains(name) {
+                try fm.removeItem(atPath: "\(blobsDirectory)/\(prefix)/\(name)")
+                blobs += 1
+            }
+        }
+        return (uploads, blobs)
+    }
+
+    /// Makes a rename durable.
+    private static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    static func storageError(_ error: any Error) -> IMGAPIError {
+        if let error = error as? IMGAPIError { return error }
+        let text = String(describing: error)
+        if text.contains("No space left") || text.contains("ENOSPC") {
+            return .storageIsDown("no space left on the image store")
+        }
+        return .storageIsDown("cannot write to the image store: \(text)")
+    }
+}
+
+/// The text of the current `errno`, for storage errors.
+struct POSIXErrorText: Error, CustomStringConvertible {
+    let description: String
+
+    static func current(_ action: String) -> POSIXErrorText {
+        POSIXErrorText(description: "\(action): \(String(cString: strerror(errno)))")
+    }
+}

@@ -1,0 +1,58 @@
+import GRDB
+import IMGAPI
+
+/// An image as the catalog holds it: the full record and its rendered API view.
+public struct StoredImage: Sendable {
+    public var record: JSONObject
+    /// The API view, pretty printed as the reference prints it.
+    public var body: String
+
+    public var uuid: String { record["uuid"]?.stringValue ?? "" }
+    public var isActivated: Bool { record["activated"]?.boolValue ?? false }
+    public var files: [ImageFile] { record.imageFiles }
+}
+
+/// The image manifests, in SQLite. Reads run concurrently; every write goes
+/// through `exclusive`, which also serializes blob installs and removals.
+public final class Catalog: Sendable {
+    private let pool: DatabasePool
+    public let mode: ServerMode
+
+    public init(path: String, mode: ServerMode) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // An acknowledged write must survive a power loss, not only a process crash.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.mode = mode
+        try CatalogSchema.migrator.migrate(pool)
+        try pool.write { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
+    }
+
+    public func image(_ uuid: String) async throws -> StoredImage? {
+        try await pool.read { db in try CatalogWriter.fetchImage(db, uuid: uuid) }
+    }
+
+    /// The API views of the images that match, in order, ready to join into a JSON array.
+    /// Anonymous callers only ever see active images.
+    public func listItems(_ query: ListImagesQuery, authenticated: Bool) async throws -> [String] {
+        try await pool.read { db in
+            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, db: db) else { return [] }
+            return try String.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments))
+        }
+    }
+
+    /// SHA-256 of every blob some image still uses.
+    public func referencedBlobs() async throws -> Set<String> {
+        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM image_file")) }
+    }
+
+    /// Runs `body` as the only writer. Blob renames and unlinks made inside it cannot
+    /// interleave with another writer's, so a file is never removed while a new image adopts it.
+    public func exclusive<T: Sendable>(_ body: @escaping @Sendable (CatalogWriter) throws -> T) async throws -> T {
+        let mode = self.mode
+        return try await pool.writeWithoutTransaction { db in try body(CatalogWriter(db: db, mode: mode)) }
+    }
+}

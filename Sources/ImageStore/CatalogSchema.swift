@@ -1,0 +1,76 @@
+import GRDB
+
+/// Versioned migrations of the catalog. Never edit a registered migration: add a new one.
+enum CatalogSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-images") { db in
+            // `record` is the source of truth (compact JSON, internal fields included);
+            // `body` and `item` are its API rendering, standalone and as an array element,
+            // so reads concatenate stored text instead of re-encoding manifests.
+            try db.execute(sql: """
+                CREATE TABLE image (
+                    uuid TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    activated INTEGER NOT NULL,
+                    disabled INTEGER NOT NULL,
+                    public INTEGER NOT NULL,
+                    published_ms INTEGER NOT NULL,
+                    type TEXT,
+                    os TEXT,
+                    origin TEXT,
+                    record TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    item TEXT NOT NULL
+                );
+                CREATE INDEX image_state_published ON image(state, published_ms, uuid);
+                CREATE INDEX image_published ON image(published_ms, uuid);
+                CREATE INDEX image_owner ON image(owner);
+                CREATE INDEX image_name ON image(name);
+                CREATE INDEX image_version ON image(version);
+                CREATE INDEX image_os ON image(os);
+                CREATE INDEX image_type ON image(type);
+                CREATE INDEX image_origin ON image(origin);
+
+                CREATE TABLE image_tag (
+                    uuid TEXT NOT NULL REFERENCES image(uuid) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (uuid, key)
+                );
+                CREATE INDEX image_tag_key_value ON image_tag(key, value);
+
+                CREATE TABLE image_billing_tag (
+                    uuid TEXT NOT NULL REFERENCES image(uuid) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    PRIMARY KEY (uuid, tag)
+                );
+                CREATE INDEX image_billing_tag_tag ON image_billing_tag(tag);
+
+                CREATE TABLE image_acl (
+                    uuid TEXT NOT NULL REFERENCES image(uuid) ON DELETE CASCADE,
+                    account TEXT NOT NULL,
+                    PRIMARY KEY (uuid, account)
+                );
+                CREATE INDEX image_acl_account ON image_acl(account);
+
+                CREATE TABLE image_file (
+                    uuid TEXT NOT NULL REFERENCES image(uuid) ON DELETE CASCADE,
+                    idx INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    PRIMARY KEY (uuid, idx)
+                );
+                CREATE INDEX image_file_sha256 ON image_file(sha256);
+
+                CREATE TABLE catalog_meta (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

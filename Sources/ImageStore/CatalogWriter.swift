@@ -1,0 +1,106 @@
+import GRDB
+import IMGAPI
+
+/// Catalog operations available while holding the writer (see `Catalog.exclusive`).
+public struct CatalogWriter {
+    let db: Database
+    let mode: ServerMode
+
+    public func image(_ uuid: String) throws -> StoredImage? {
+        try Self.fetchImage(db, uuid: uuid)
+    }
+
+    public func exists(_ uuid: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM image WHERE uuid = ?)", arguments: [uuid]) ?? false
+    }
+
+    /// Images whose `origin` is this one.
+    public func dependents(of uuid: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE origin = ? ORDER BY uuid", arguments: [uuid])
+    }
+
+    /// How many image files use the blob.
+    public func references(toBlob sha256: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_file WHERE sha256 = ?", arguments: [sha256]) ?? 0
+    }
+
+    /// Runs `body` in one SQLite transaction: all of it is recorded, or none.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inTransaction {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+
+    /// Inserts or replaces the image and everything indexed from it; returns it as stored.
+    @discardableResult
+    public func save(_ record: JSONObject) throws -> StoredImage {
+        let view = ImageView.render(record, mode: mode)
+        let stored = StoredImage(record: record, body: view.prettyPrinted())
+        let uuid = stored.uuid
+        let publishedMs = record["published_at"]?.stringValue.flatMap(Timestamp.milliseconds(fromISO8601:)) ?? 0
+        try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
+        try db.execute(sql: """
+            INSERT INTO image (uuid, owner, name, version, state, activated, disabled, public, published_ms,
+                               type, os, origin, record, body, item)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                uuid, record["owner"]?.stringValue ?? "", record["name"]?.stringValue ?? "",
+                record["version"]?.stringValue ?? "", record["state"]?.stringValue ?? "",
+                record["activated"]?.boolValue ?? false, record["disabled"]?.boolValue ?? false,
+                record["public"]?.boolValue ?? false, publishedMs,
+                record["type"]?.stringValue, record["os"]?.stringValue, record["origin"]?.stringValue,
+                record.compact(), stored.body, view.prettyPrinted(level: 1),
+            ])
+        for (key, value) in record["tags"]?.objectValue ?? JSONObject() {
+            try db.execute(sql: "INSERT INTO image_tag (uuid, key, value) VALUES (?, ?, ?)",
+                           arguments: [uuid, key, Self.searchable(value)])
+        }
+        for tag in Set((record["billing_tags"]?.arrayValue ?? []).compactMap(\.stringValue)) {
+            try db.execute(sql: "INSERT INTO image_billing_tag (uuid, tag) VALUES (?, ?)", arguments: [uuid, tag])
+        }
+        for account in Set((record["acl"]?.arrayValue ?? []).compactMap(\.stringValue)) {
+            try db.execute(sql: "INSERT INTO image_acl (uuid, account) VALUES (?, ?)", arguments: [uuid, account])
+        }
+        for (index, file) in stored.files.enumerated() {
+            try db.execute(sql: "INSERT INTO image_file (uuid, idx, sha256) VALUES (?, ?, ?)",
+                           arguments: [uuid, index, file.sha256])
+        }
+        return stored
+    }
+
+    public func delete(_ uuid: String) throws {
+        try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
+    }
+
+    /// The string a `tag.KEY=VALUE` filter compares with: numbers and booleans in their
+    /// JavaScript string form; objects, arrays and strings over 100 characters as "".
+    static func searchable(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): return s.count > 100 ? "" : s
+        case .number, .bool: return value.compact()
+        case .null, .array, .object: return ""
+        }
+    }
+
+    static func fetchImage(_ db: Database, uuid: String) throws -> StoredImage? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT record, body FROM image WHERE uuid = ?", arguments: [uuid]),
+              case .object(let record)? = try? JSONValue.parse(Array((row["record"] as String).utf8)) else { return nil }
+        return StoredImage(record: record, body: row["body"])
+    }
+
+    /// Re-renders every stored view when the server's mode differs from the one they were rendered for.
+    func rerenderIfModeChanged() throws {
+        let stored = try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = 'render_mode'")
+        guard stored != mode.rawValue else { return }
+        try transaction {
+            for text in try String.fetchAll(db, sql: "SELECT record FROM image") {
+                if case .object(let record)? = try? JSONValue.parse(Array(text.utf8)) { try save(record) }
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO catalog_meta (key, value) VALUES ('render_mode', ?)",
+                           arguments: [mode.rawValue])
+        }
+    }
+}

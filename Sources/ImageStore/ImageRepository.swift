@@ -1,0 +1,144 @@
+import Foundation
+import IMGAPI
+
+/// The image repository: the catalog and the blob store kept consistent with each other.
+/// Every state change is one catalog transaction; a file is installed in the same critical
+/// section as the catalog row that adopts it, and removed only when no row uses it.
+public final class ImageRepository: Sendable {
+    public let catalog: Catalog
+    public let blobs: BlobStore
+    public let mode: ServerMode
+
+    /// Opens (creating when new) the storage directory. Blocking: call at start-up.
+    public init(storage: String, mode: ServerMode) throws {
+        try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
+        blobs = try BlobStore(root: storage)
+        catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
+        self.mode = mode
+    }
+
+    /// Removes uploads a crash interrupted and blobs no image references.
+    public func collectGarbage() async throws -> (uploads: Int, blobs: Int) {
+        let referenced = try await catalog.referencedBlobs()
+        return try blobs.collectGarbage(referenced: referenced)
+    }
+
+    public func image(_ uuid: String) async throws -> StoredImage {
+        guard let image = try await catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
+        return image
+    }
+
+    /// Stores a new image record (CreateImage or AdminImportImage): the uuid must be free
+    /// and the origin, when named, must exist.
+    public func add(_ record: JSONObject) async throws -> StoredImage {
+        try await catalog.exclusive { catalog in
+            let uuid = record["uuid"]?.stringValue ?? ""
+            guard try !catalog.exists(uuid) else { throw IMGAPIError.imageUuidAlreadyExists(uuid) }
+            if let origin = record["origin"]?.stringValue, try !catalog.exists(origin) {
+                throw IMGAPIError.originDoesNotExist(origin)
+            }
+            return try catalog.transaction { try catalog.save(record) }
+        }
+    }
+
+    /// What the uploader promised about the file; each given value must match.
+    public struct FileExpectation: Sendable {
+        public var sha1: String?
+        public var sha256: String?
+        public var size: Int64?
+
+        public init(sha1: String? = nil, sha256: String? = nil, size: Int64? = nil) {
+            self.sha1 = sha1
+            self.sha256 = sha256
+            self.size = size
+        }
+    }
+
+    /// Checks an image can still take a file, before its bytes are received.
+    public func checkFileAcceptable(_ uuid: String) async throws {
+        let image = try await image(uuid)
+        guard !image.isActivated else { throw IMGAPIError.imageFilesImmutable(uuid) }
+    }
+
+    /// Verifies a received upload and makes it the image's file (replacing any earlier one).
+    /// On any failure the upload is discarded and the image is unchanged.
+    public func addFile(_ uuid: String, staged: StagedBlob, compression: String, datasetGUID: String?,
+                        expected: FileExpectation) async throws -> StoredImage {
+        do {
+            try Self.verify(staged.digests, against: expected)
+            let blobs = self.blobs
+            return try await catalog.exclusive { catalog in
+                guard var record = try catalog.image(uuid)?.record else { throw IMGAPIError.imageNotFound(uuid) }
+                guard record["activated"]?.boolValue != true else { throw IMGAPIError.imageAlreadyActivated(uuid) }
+                let previous = record.imageFiles
+                let file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
+                                     contentMD5: staged.digests.contentMD5, size: staged.digests.size,
+                                     compression: compression, datasetGUID: datasetGUID,
+                                     mtime: Int64(Date().timeIntervalSince1970 * 1000))
+                record["files"] = .array([file.json])
+                try blobs.install(staged)
+                let stored = try catalog.transaction { try catalog.save(record) }
+                try Self.release(previous.filter { $0.sha256 != file.sha256 }, catalog: catalog, blobs: blobs)
+                return stored
+            }
+        } catch {
+            await blobs.discard(staged)
+            throw error
+        }
+    }
+
+    static func verify(_ digests: FileDigests.Result, against expected: FileExpectation) throws {
+        if digests.size == 0 {
+            throw IMGAPIError.download("image file size is 0 bytes, empty files are not allowed")
+        }
+        if let size = expected.size, size != digests.size {
+            throw IMGAPIError.download("\"Content-Length\" header, \(size), does not match uploaded size, \(digests.size)")
+        }
+        if let sha1 = expected.sha1, sha1.lowercased() != digests.sha1 {
+            throw IMGAPIError.download("\"sha1\" hash, \(sha1), does not match the uploaded file sha1 hash, \(digests.sha1)")
+        }
+        if let sha256 = expected.sha256, sha256.lowercased() != digests.sha256 {
+            throw IMGAPIError.download("\"sha256\" hash, \(sha256), does not match the uploaded file sha256 hash, \(digests.sha256)")
+        }
+    }
+
+    /// ActivateImage: needs a file; sets `published_at` (milliseconds) unless an import brought one.
+    public func activate(_ uuid: String) async throws -> StoredImage {
+        try await catalog.exclusive { catalog in
+            guard var record = try catalog.image(uuid)?.record else { throw IMGAPIError.imageNotFound(uuid) }
+            guard record["activated"]?.boolValue != true else { throw IMGAPIError.imageAlreadyActivated(uuid) }
+            guard !record.imageFiles.isEmpty else { throw IMGAPIError.noActivationNoFile(uuid) }
+            record["activated"] = .bool(true)
+            let disabled = record["disabled"]?.boolValue ?? false
+            record["state"] = .string(disabled ? "disabled" : "active")
+            if record["published_at"] == nil {
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                record["published_at"] = .string(Timestamp.iso8601(milliseconds: now))
+            }
+            return try catalog.transaction { try catalog.save(record) }
+        }
+    }
+
+    /// DeleteImage: refused while another image names this one as its origin; the file is
+    /// removed from disk only when no other image shares it.
+    public func delete(_ uuid: String) async throws {
+        let blobs = self.blobs
+        try await catalog.exclusive { catalog in
+            guard let image = try catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
+            let dependents = try catalog.dependents(of: uuid)
+            guard dependents.isEmpty else {
+                throw IMGAPIError(status: 422, code: "ImageHasDependentImages",
+                                  message: "image \"\(uuid)\" has \(dependents.count) dependent incremental image(s): \(dependents.joined(separator: ", "))")
+            }
+            try catalog.transaction { try catalog.delete(uuid) }
+            try Self.release(image.files, catalog: catalog, blobs: blobs)
+        }
+    }
+
+    /// Removes the blobs of `files` that no image references any more (committed state).
+    private static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
+        for file in files where try catalog.references(toBlob: file.sha256) == 0 {
+            blobs.remove(sha256: file.sha256)
+        }
+    }
+}

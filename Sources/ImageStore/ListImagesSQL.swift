@@ -1,0 +1,79 @@
+import GRDB
+import IMGAPI
+
+/// The SQL for one ListImages query, every filter on an indexed column or side table.
+struct ListImagesSQL {
+    private(set) var sql = ""
+    private(set) var arguments: [(any DatabaseValueConvertible)?] = []
+    private var conditions: [String] = []
+
+    /// nil when the query can match nothing (an anonymous caller asking for inactive images).
+    init?(query: ListImagesQuery, authenticated: Bool, db: Database) throws {
+        var state = query.state
+        if !authenticated {
+            switch state {
+            case .active, .all: state = .active
+            case .disabled, .unactivated, .creating, .failed: return nil
+            }
+        }
+        switch state {
+        case .active, .disabled, .creating, .failed: add("state = ?", state.rawValue)
+        case .unactivated: add("activated = 0")
+        case .all: break
+        }
+        if let owner = query.owner { add("owner = ?", owner) }
+        if let name = query.name { addMatch("name", name) }
+        if let version = query.version { addMatch("version", version) }
+        if let os = query.os { add("os = ?", os) }
+        switch query.type {
+        case .only(let type)?: add("type = ?", type)
+        case .excluding(let type)?: add("type IS NOT ?", type)
+        case nil: break
+        }
+        if let isPublic = query.isPublic { add("public = ?", isPublic) }
+        for tag in query.tags {
+            add("EXISTS (SELECT 1 FROM image_tag t WHERE t.uuid = image.uuid AND t.key = ? AND t.value = ?)",
+                tag.key, tag.value)
+        }
+        for tag in query.billingTags {
+            add("EXISTS (SELECT 1 FROM image_billing_tag b WHERE b.uuid = image.uuid AND b.tag = ?)", tag)
+        }
+        if let account = query.account {
+            // Owners see all their images; others see activated public ones and those shared with them.
+            add("""
+                (owner = ? OR (activated = 1 AND public = 1) OR (activated = 1 AND public = 0 AND EXISTS
+                  (SELECT 1 FROM image_acl a WHERE a.uuid = image.uuid AND a.account = ?)))
+                """, account, account)
+        }
+        switch query.marker {
+        case .image(let uuid)?:
+            guard let ms = try Int64.fetchOne(db, sql: "SELECT published_ms FROM image WHERE uuid = ?", arguments: [uuid]) else {
+                throw IMGAPIError.imageNotFound(uuid)
+            }
+            add(query.descending ? "published_ms <= ?" : "published_ms >= ?", ms)
+        case .date(let ms)?:
+            add(query.descending ? "published_ms <= ?" : "published_ms >= ?", ms)
+        case nil: break
+        }
+        let order = query.descending ? "DESC" : "ASC"
+        sql = "SELECT item FROM image"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY published_ms \(order), uuid \(order)"
+        if let limit = query.limit {
+            sql += " LIMIT ?"
+            arguments.append(limit)
+        }
+    }
+
+    private mutating func add(_ condition: String, _ values: (any DatabaseValueConvertible)?...) {
+        conditions.append(condition)
+        arguments.append(contentsOf: values)
+    }
+
+    private mutating func addMatch(_ column: String, _ match: ListImagesQuery.TextMatch) {
+        switch match {
+        case .exact(let text): add("\(column) = ?", text)
+        case .substring(let text): add("instr(\(column), ?) > 0", text)
+        }
+    }
+}
