@@ -1,0 +1,29 @@
+import Hummingbird
+import IMGAPI
+import ImageStore
+
+/// The IMGAPI endpoints, grouped in extensions by resource (ping, images, image files).
+struct Endpoints: Sendable {
+    let configuration: ServerConfiguration
+    let repository: ImageRepository
+    let authenticator: Authenticator
+
+    var mode: ServerMode { configuration.mode }
+
+    /// `account=` must be a UUID where it is given.
+    func account(_ call: Call) throws -> String? {
+        guard let account = call.query.value("account") else { return nil }
+        guard ImageUUID.isValid(account) else { throw IMGAPIError.invalidParameter(field: "account") }
+        return account
+    }
+
+    /// `inclAdminFields=true` is for signed-in users only.
+    func includeAdminFields(_ call: Call, user: String?) throws -> Bool {
+        guard let value = call.query.value("inclAdminFields") else { return false }
+        guard try ListImagesQuery.boolean(value, field: "inclAdminFields") else { return false }
+        guard user != nil else {
+            throw IMGAPIError.unauthorized("Unauthorized (auth required to use \"inclAdminFields\" parameter)")
+        }
+        return true
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IMGAPI
+import Logging
+import NIOCore
+
+/// Dispatches each request to its endpoint, turns every failure into an IMGAPI JSON
+/// error, adds the headers the reference sends on every response, and logs the request.
+struct IMGAPIResponder: HTTPResponder {
+    let endpoints: Endpoints
+    let log = RequestLog()
+    let hostName = ProcessInfo.processInfo.hostName
+
+    func respond(to request: Request, context: IMGAPIRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let requestID = request.headers[.xRequestID] ?? request.headers[.requestID] ?? ImageUUID.random().lowercased()
+        var failure: String?
+        var response: Response
+        do {
+            response = try await dispatch(request, context: context)
+        } catch let error as IMGAPIError {
+            response = .error(error)
+            failure = error.description
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "req_id": "\(requestID)"])
+            response = .error(.internalError())
+            failure = String(describing: error)
+        }
+        let elapsed = started.duration(to: .now)
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        response.headers[.date] = HTTPDate.format(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        response.headers[.server] = endpoints.configuration.serverName
+        response.headers[.xRequestID] = requestID
+        response.headers[.xResponseTime] = String(milliseconds)
+        response.headers[.xServerName] = hostName
+        log.write(.init(requestID: requestID, method: request.method.rawValue, url: request.uri.string,
+                        status: response.status.code, contentLength: response.headers[.contentLength],
+                        milliseconds: milliseconds, remote: context.remoteAddress?.ipAddress, error: failure))
+        return response
+    }
+
+    private func dispatch(_ request: Request, context: IMGAPIRequestContext) async throws -> Response {
+        guard let route = Route(path: request.uri.path) else {
+            throw IMGAPIError.resourceNotFound("\(request.uri.path) does not exist")
+        }
+        guard route.allowedMethods.contains(request.method) else {
+            var response = Response.error(.methodNotAllowed(request.method.rawValue, allowed: []))
+            response.headers[.allow] = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            return response
+        }
+        let call = Call(request: request, query: QueryString.pairs(request.uri.query), remote: context.remoteAddress)
+        switch (route, request.method) {
+        case (.ping, _): return try await endpoints.ping(call)
+        case (.images, .post): return try await endpoints.createImage(call)
+        case (.images, _): return try await endpoints.listImages(call)
+        case (.image(let uuid), .post): return try await endpoints.imageAction(uuid, call)
+        case (.image(let uuid), .delete): return try await endpoints.deleteImage(uuid, call)
+        case (.image(let uuid), _): return try await endpoints.getImage(uuid, call)
+        case (.imageFile(let uuid), .put): return try await endpoints.addImageFile(uuid, call)
+        case (.imageFile(let uuid), _): return try await endpoints.getImageFile(uuid, call)
+        }
+    }
+}
+
+/// One request as the endpoints see it.
+struct Call: Sendable {
+    let request: Request
+    /// Query pairs in order, decoded.
+    let query: [(String, String)]
+    let remote: SocketAddress?
+}
+
+extension HTTPField.Name {
+    static let xRequestID = HTTPField.Name("x-request-id")!
+    static let requestID = HTTPField.Name("request-id")!
+    static let xResponseTime = HTTPField.Name("x-response-time")!
+    static let xServerName = HTTPField.Name("x-server-name")!
+    static let contentMD5 = HTTPField.Name("Content-MD5")!
+}

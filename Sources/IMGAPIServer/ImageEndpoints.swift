@@ -1,0 +1,107 @@
+import HTTPTypes
+import Hummingbird
+import IMGAPI
+import ImageStore
+
+extension Endpoints {
+    /// `GET /images` (ListImages): every match, oldest first, unless `limit` says otherwise.
+    func listImages(_ call: Call) async throws -> Response {
+        let query = try ListImagesQuery(query: call.query)
+        let user = try await authenticator.user(of: call.request)
+        if try includeAdminFields(call, user: user) {
+            let records = try await repository.catalog.listRecords(query, authenticated: true)
+            let views = records.map { JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: true)) }
+            return .json(JSONValue.array(views).prettyPrinted())
+        }
+        let items = try await repository.catalog.listItems(query, authenticated: user != nil)
+        return .json(JSONBody.array(items))
+    }
+
+    /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`.
+    func getImage(_ uuid: String, _ call: Call) async throws -> Response {
+        let user = try await authenticator.user(of: call.request)
+        let account = try account(call)
+        let admin = try includeAdminFields(call, user: user)
+        let image = try await visibleImage(uuid, account: account)
+        let body = admin ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: true)).prettyPrinted()
+                         : image.body
+        let etag = JSONBody.etag(body)
+        if try ConditionalRequest.evaluate(call.request.headers, etag: etag) == .notModified {
+            return .notModified(etag: etag)
+        }
+        return .json(body, etag: true)
+    }
+
+    /// `POST /images` (CreateImage): a new `unactivated` image with a server-assigned uuid.
+    func createImage(_ call: Call) async throws -> Response {
+        if let action = call.query.value("action"), !action.isEmpty {
+            throw IMGAPIError.invalidParameter(field: "action", message: "unsupported action \"\(action)\" on /images")
+        }
+        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        let account = try account(call)
+        let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
+        let record = try ImageDraft.forCreate(body: body ?? .object(JSONObject()), account: account, mode: mode,
+                                              uuid: ImageUUID.random())
+        return .json(try await repository.add(record).body, etag: true)
+    }
+
+    /// `POST /images/:uuid?action=...`: import, activate, enable, disable.
+    func imageAction(_ uuid: String, _ call: Call) async throws -> Response {
+        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        guard let action = call.query.value("action"), !action.isEmpty else {
+            throw IMGAPIError.invalidParameter(field: "action", code: "MissingParameter",
+                                               message: "no image \"action\" was specified")
+        }
+        let account = try account(call)
+        let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
+        switch action {
+        case "import":
+            // AdminImportImage: what `imgadm publish` sends. Operators only, so no `account`.
+            guard account == nil else { throw IMGAPIError.operatorOnly() }
+            let record = try ImageDraft.forImport(uuid: uuid, body: body ?? .object(JSONObject()), mode: mode)
+            return .json(try await repository.add(record).body, etag: true)
+        case "activate":
+            try await checkPreconditions(uuid, account: account, call)
+            return .json(try await repository.activate(uuid).body, etag: true)
+        case "enable", "disable":
+            try await checkPreconditions(uuid, account: account, call)
+            return .json(try await repository.setDisabled(uuid, action == "disable").body, etag: true)
+        default:
+            throw IMGAPIError.invalidParameter(field: "action", message: "unsupported action \"\(action)\"")
+        }
+    }
+
+    /// `DELETE /images/:uuid` (DeleteImage): 204, and the file goes when no other image shares it.
+    func deleteImage(_ uuid: String, _ call: Call) async throws -> Response {
+        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        let account = try account(call)
+        _ = try await visibleImage(uuid, account: account, mustOwn: true)
+        try await repository.delete(uuid)
+        return Response(status: .noContent)
+    }
+
+    /// The image, if `account` (when given) may see it; 404 otherwise, as the reference.
+    func visibleImage(_ uuid: String, account: String?, mustOwn: Bool = false) async throws -> StoredImage {
+        let image = try await repository.image(uuid)
+        guard let account else { return image }
+        let record = image.record
+        if record["owner"]?.stringValue == account { return image }
+        let shared = (record["acl"]?.arrayValue ?? []).contains(.string(account))
+        guard image.isActivated, record["public"]?.boolValue == true || shared else {
+            throw IMGAPIError.resourceNotFound("image not found")
+        }
+        if mustOwn {
+            throw IMGAPIError(status: 422, code: "NotImageOwner", message: "\(account) does not own image \(uuid)")
+        }
+        return image
+    }
+
+    /// Visibility, ownership and `If-Match` for a write on an existing image.
+    private func checkPreconditions(_ uuid: String, account: String?, _ call: Call) async throws {
+        let image = try await visibleImage(uuid, account: account, mustOwn: true)
+        // On a write, a matching If-None-Match is a failed precondition rather than "not modified".
+        if try ConditionalRequest.evaluate(call.request.headers, etag: JSONBody.etag(image.body)) == .notModified {
+            throw IMGAPIError.preconditionFailed("image \(uuid) matches If-None-Match")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import HTTPTypes
+import Hummingbird
+import IMGAPI
+import ImageStore
+import NIOCore
+import NIOFileSystem
+
+extension Endpoints {
+    /// `GET|HEAD /images/:uuid/file` (GetImageFile): streamed from the verified blob, with
+    /// `Content-Length`, `Content-MD5`, `ETag` (sha1), `Last-Modified`, single `Range` and conditionals.
+    func getImageFile(_ uuid: String, _ call: Call) async throws -> Response {
+        let image = try await visibleImage(uuid, account: try account(call))
+        let index = call.query.value("index").flatMap(Int.init) ?? 0
+        let files = image.files
+        guard files.indices.contains(index) else {
+            throw IMGAPIError.resourceNotFound(index == 0 ? "image \"\(uuid)\" has no file" : "image \"\(uuid)\" has no file at index \(index)")
+        }
+        let file = files[index]
+        let headers = call.request.headers
+        var response = HTTPFields()
+        response[.contentType] = "application/octet-stream"
+        response[.eTag] = file.sha1
+        response[.lastModified] = HTTPDate.format(milliseconds: file.mtime)
+        response[.acceptRanges] = "bytes"
+        if try ConditionalRequest.evaluate(headers, etag: file.sha1, lastModified: file.mtime) == .notModified {
+            return Response(status: .notModified, headers: response)
+        }
+        var range = 0..<file.size
+        var status = HTTPResponse.Status.ok
+        if ConditionalRequest.rangeStillValid(headers, etag: file.sha1, lastModified: file.mtime) {
+            switch ByteRange(header: headers[.range], size: file.size) {
+            case .whole: break
+            case .partial(let r):
+                range = r
+                status = .partialContent
+                response[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(file.size)"
+            case .unsatisfiable:
+                response[.contentRange] = "bytes */\(file.size)"
+                var refusal = Response.error(IMGAPIError(status: 416, code: "RequestedRangeNotSatisfiable",
+                                                         message: "range not satisfiable for a file of \(file.size) bytes"))
+                refusal.headers.append(contentsOf: response)
+                return refusal
+            }
+        }
+        // Content-MD5 describes the whole file, so it goes only with the whole file.
+        if status == .ok { response[.contentMD5] = file.contentMD5 }
+        response[.contentLength] = String(range.count)
+        if call.request.method == .head {
+            return Response(status: status, headers: response)
+        }
+        let handle: ReadFileHandle
+        do {
+            handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(repository.blobs.path(forSHA256: file.sha256)))
+        } catch {
+            throw IMGAPIError.storageIsDown("the file of image \(uuid) cannot be read")
+        }
+        let body = ResponseBody(contentLength: Int(range.count)) { writer in
+            do {
+                for try await chunk in handle.readChunks(in: range, chunkLength: .kibibytes(256)) {
+                    try await writer.write(chunk)
+                }
+            } catch {
+                try? await handle.close()
+                throw error
+            }
+            try await handle.close()
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: response, body: body)
+    }
+
+    /// `PUT /images/:uuid/file` (AddImageFile): the body is streamed to disk and digested in one
+    /// pass, never parsed (stock imgadm labels it `application/json`). Size and checksums are
+    /// verified before the file enters the store; nothing changes when they do not match.
+    func addImageFile(_ uuid: String, _ call: Call) async throws -> Response {
+        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        let compression = try Self.compression(call.query.value("compression"))
+        let sha1 = try Self.hexParameter(call.query.value("sha1"), field: "sha1", length: 40)
+        let sha256 = try Self.hexParameter(call.query.value("sha256"), field: "sha256", length: 64)
+        let datasetGUID = call.query.value("dataset_guid")
+        if let datasetGUID, datasetGUID.isEmpty || datasetGUID.utf8.count > 128 {
+            throw IMGAPIError.invalidParameter(field: "dataset_guid")
+        }
+        if let storage = call.query.value("storage"), storage != "local" {
+            throw IMGAPIError.invalidParameter(field: "storage", message: "invalid \"storage\": only \"local\" is available")
+        }
+        let account = try account(call)
+        var declaredSize: Int64?
+        if let text = call.request.headers[.contentLength] {
+            guard let size = Int64(text), size >= 0 else { throw IMGAPIError.badRequest("invalid Content-Length") }
+            guard size <= BlobStore.maximumFileSize else {
+                throw IMGAPIError.upload("image file size, \(size), exceeds the maximum, \(BlobStore.maximumFileSize)")
+            }
+            declaredSize = size
+        }
+        _ = try await visibleImage(uuid, account: account, mustOwn: true)
+        try await repository.checkFileAcceptable(uuid)
+        let staged = try await repository.blobs.receive(call.request.body)
+        let stored = try await repository.addFile(
+            uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
+            expected: .init(sha1: sha1, sha256: sha256, size: declaredSize))
+        return .json(stored.body, etag: true)
+    }
+
+    static func compression(_ value: String?) throws -> ImageCompression {
+        guard let value else {
+            throw IMGAPIError.invalidParameter(field: "compression", code: "Missing", message: "missing \"compression\"")
+        }
+        guard let compression = ImageCompression(rawValue: value) else {
+            throw IMGAPIError.invalidParameter(
+                field: "compression",
+                message: "invalid \"compression\": must be one of \(ImageCompression.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return compression
+    }
+
+    static func hexParameter(_ value: String?, field: String, length: Int) throws -> String? {
+        guard let value else { return nil }
+        let isHex = value.utf8.count == length && value.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "f"))
+                || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F"))
+        }
+        guard isHex else {
+            throw IMGAPIError.invalidParameter(field: field, message: "invalid \"\(field)\": not a \(length)-digit hex digest")
+        }
+        return value.lowercased()
+    }
+}
