@@ -42,6 +42,7 @@ extension String {
     /// JavaScript's `.length`: UTF-16 code units.
     var javaScriptLength: Int { utf16.count }
 
+    /// `String.prototype.trim()`, near enough: leading and trailing whitespace removed.
     func trimmingJavaScriptWhitespace() -> Substring {
         let isSpace: (Character) -> Bool = { $0.isWhitespace }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {

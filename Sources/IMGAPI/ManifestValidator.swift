@@ -1,7 +1,9 @@
 /// The imgmanifest validator of a stored image record (spec §2.1, §2.2):
 /// every problem is reported, not only the first.
 public struct ManifestValidator: Sendable {
+    /// Decides which `public` value is acceptable.
     public let mode: ServerMode
+    /// Whether the server has channels (then `channels` is required, else refused).
     public let channelsConfigured: Bool
 
     /// `channelsConfigured`: the server has channels, so every image must have `channels`.
