@@ -86,9 +86,9 @@ private struct JSONWriter {
     /// ECMAScript Number::toString, so numbers print as the reference prints them.
     static func javaScriptString(_ n: Double) -> String {
         if n == 0 { return "0" }
-        if n.rounded() == n, abs(n) < 1e21 {
-            if abs(n) < 9.0e18 { return String(Int64(n)) }
-        }
+        // Up to 2^53 an integer's shortest round-trip digits are all its digits; above, JavaScript
+        // prints the shortest digits padded with zeros (2^60 -> 1152921504606847000), as below does.
+        if n.rounded() == n, abs(n) <= 9_007_199_254_740_992 { return String(Int64(n)) }
         // Swift's description is the shortest round-tripping digits; re-lay them out as JavaScript does.
         let negative = n < 0
         let text = abs(n).description
