@@ -46,8 +46,9 @@ let package = Package(
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore"]),
+        /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
-            "IMGAPIServer", "HTTPSignature",
+            "imgapid", "IMGAPI", "HTTPSignature",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ]

@@ -39,8 +39,18 @@ public final class Catalog: Sendable {
     /// Anonymous callers only ever see active images.
     public func listItems(_ query: ListImagesQuery, authenticated: Bool) async throws -> [String] {
         try await pool.read { db in
-            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, db: db) else { return [] }
+            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "item", db: db) else { return [] }
             return try String.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments))
+        }
+    }
+
+    /// The full records of the images that match (for views that are not stored, such as admin fields).
+    public func listRecords(_ query: ListImagesQuery, authenticated: Bool) async throws -> [JSONObject] {
+        try await pool.read { db in
+            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "record", db: db) else { return [] }
+            return try String.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)).compactMap {
+                try? JSONValue.parse(Array($0.utf8)).objectValue
+            }
         }
     }
 

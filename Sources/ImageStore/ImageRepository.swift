@@ -110,11 +110,22 @@ public final class ImageRepository: Sendable {
             guard !record.imageFiles.isEmpty else { throw IMGAPIError.noActivationNoFile(uuid) }
             record["activated"] = .bool(true)
             let disabled = record["disabled"]?.boolValue ?? false
-            record["state"] = .string(disabled ? "disabled" : "active")
+            record["state"] = .string(ImageState.derive(activated: true, disabled: disabled).rawValue)
             if record["published_at"] == nil {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 record["published_at"] = .string(Timestamp.iso8601(milliseconds: now))
             }
+            return try catalog.transaction { try catalog.save(record) }
+        }
+    }
+
+    /// DisableImage / EnableImage: idempotent; an unactivated image stays unactivated.
+    public func setDisabled(_ uuid: String, _ disabled: Bool) async throws -> StoredImage {
+        try await catalog.exclusive { catalog in
+            guard var record = try catalog.image(uuid)?.record else { throw IMGAPIError.imageNotFound(uuid) }
+            record["disabled"] = .bool(disabled)
+            let activated = record["activated"]?.boolValue ?? false
+            record["state"] = .string(ImageState.derive(activated: activated, disabled: disabled).rawValue)
             return try catalog.transaction { try catalog.save(record) }
         }
     }

@@ -7,8 +7,9 @@ struct ListImagesSQL {
     private(set) var arguments: [(any DatabaseValueConvertible)?] = []
     private var conditions: [String] = []
 
+    /// `column` is `item` (rendered view) or `record`.
     /// nil when the query can match nothing (an anonymous caller asking for inactive images).
-    init?(query: ListImagesQuery, authenticated: Bool, db: Database) throws {
+    init?(query: ListImagesQuery, authenticated: Bool, column: String, db: Database) throws {
         var state = query.state
         if !authenticated {
             switch state {
@@ -56,7 +57,7 @@ struct ListImagesSQL {
         case nil: break
         }
         let order = query.descending ? "DESC" : "ASC"
-        sql = "SELECT item FROM image"
+        sql = "SELECT \(column) FROM image"
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY published_ms \(order), uuid \(order)"
         if let limit = query.limit {

@@ -1,0 +1,47 @@
+import Foundation
+import HTTPSignature
+import Hummingbird
+import IMGAPI
+import ImageStore
+import Logging
+import NIOCore
+
+/// Builds the running server from its configuration: storage opened, housekeeping done.
+public enum IMGAPIApplication {
+    /// Opens the repository under `configuration.storage` and returns the HTTP application.
+    /// `onListening` receives the bound port (useful with `--port 0`).
+    public static func make(
+        _ configuration: ServerConfiguration,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> some ApplicationProtocol {
+        let repository = try ImageRepository(storage: configuration.storage, mode: configuration.mode)
+        let collected = try await repository.collectGarbage()
+        if collected.uploads + collected.blobs > 0 {
+            ServerLog.event("removed leftovers of interrupted work", [
+                ("uploads", .number(Double(collected.uploads))), ("blobs", .number(Double(collected.blobs))),
+            ])
+        }
+        if configuration.auth == .none {
+            ServerLog.event("WARNING: --auth none: anyone who can reach this server can publish and delete images; use it for development only")
+        }
+        let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"))
+        let endpoints = Endpoints(
+            configuration: configuration, repository: repository,
+            authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore))
+        var logger = Logger(label: "imgapid")
+        logger.logLevel = .warning
+        return Application(
+            responder: IMGAPIResponder(endpoints: endpoints),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                ServerLog.event("listening", [
+                    ("address", .string(configuration.host)), ("port", .number(Double(port))),
+                    ("mode", .string(configuration.mode.rawValue)), ("auth", .string(configuration.auth.rawValue)),
+                    ("storage", .string(configuration.storage)), ("version", .string(IMGAPIServerVersion.current)),
+                ])
+                await onListening(port)
+            },
+            logger: logger)
+    }
+}
