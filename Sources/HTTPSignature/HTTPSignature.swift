@@ -1,1 +1,0 @@
-/// HTTP Signature authentication over OpenSSH keys.
