@@ -54,9 +54,10 @@ extension Endpoints {
         } catch {
             throw IMGAPIError.storageIsDown("the file of image \(uuid) cannot be read")
         }
-        let body = ResponseBody(contentLength: Int(range.count)) { writer in
+        let bytes = range
+        let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
             do {
-                for try await chunk in handle.readChunks(in: range, chunkLength: .kibibytes(256)) {
+                for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
                     try await writer.write(chunk)
                 }
             } catch {

@@ -14,11 +14,12 @@ enum Route: Equatable {
         if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         guard segments.first == "" else { return nil }
-        switch segments.dropFirst().map(String.init) {
-        case ["ping"]: self = .ping
-        case ["images"]: self = .images
-        case let ["images", uuid] where ImageUUID.isValid(uuid): self = .image(uuid)
-        case let ["images", uuid, "file"] where ImageUUID.isValid(uuid): self = .imageFile(uuid)
+        let parts = segments.dropFirst().map(String.init)
+        switch parts.count {
+        case 1 where parts[0] == "ping": self = .ping
+        case 1 where parts[0] == "images": self = .images
+        case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
         default: return nil
         }
     }

@@ -28,7 +28,7 @@ public final class Catalog: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         self.mode = mode
         try CatalogSchema.migrator.migrate(pool)
-        try pool.write { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
+        try pool.writeWithoutTransaction { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
     }
 
     public func image(_ uuid: String) async throws -> StoredImage? {
