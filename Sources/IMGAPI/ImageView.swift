@@ -42,11 +42,13 @@ public enum ImageView {
         ImageState.derive(activated: record["activated"]?.looseBool ?? false, disabled: record["disabled"]?.looseBool ?? false)
     }
 
-    /// `{sha1, size, compression, dataset_guid?, stor?}`: stored digests and times stay hidden.
+    /// `{sha1, size, compression, dataset_guid?, digest?, stor?}`: MD5 and times stay hidden.
+    /// `digest` (`sha256:<hex>`) is ours: the reference stores but does not emit one.
     static func renderFile(_ value: JSONValue, inclAdminFields: Bool) -> JSONValue {
         guard let file = value.objectValue else { return value }
         var view = JSONObject()
         for key in ["sha1", "size", "compression", "dataset_guid"] { view[key] = file[key] }
+        if let sha256 = file["sha256"]?.stringValue { view["digest"] = .string("sha256:" + sha256) }
         if inclAdminFields { view["stor"] = file["stor"] }
         return .object(view)
     }

@@ -5,6 +5,7 @@ import HTTPSignature
 import IMGAPI
 import NIOCore
 import NIOHTTP1
+import XCTest
 
 /// A response as the tests inspect it.
 struct HTTPResult {
@@ -124,4 +125,9 @@ enum Fixture {
          "version": "\(version)", "type": "zone-dataset", "os": "smartos", "public": true\(extra.isEmpty ? "" : ", " + extra)}
         """
     }
+}
+
+/// Asserts a status, showing the body when it differs (XCTest assertions cannot await).
+func expect(_ result: HTTPResult, status: Int, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(result.status, status, result.text, file: file, line: line)
 }
