@@ -39,12 +39,19 @@ public struct BlobStore: Sendable {
     public func receive(_ body: some AsyncSequence<ByteBuffer, any Error>, maxSize: Int64 = maximumFileSize) async throws -> StagedBlob {
         let path = "\(uploadsDirectory)/\(ImageUUID.random())"
         do {
-            let digests = try await FileSystem.shared.withFileHandle(
-                forWritingAt: FilePath(path), options: .newFile(replaceExisting: false)
-            ) { handle in
+            // A plain named file (not NIO's link-on-close creation): the upload is visible in
+            // uploads/ while it runs, and start-up housekeeping knows what a crash left.
+            let options = OpenOptions.Write(existingFile: .none, newFile: .init(transactionalCreation: false))
+            let digests = try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
                 var digests = FileDigests()
                 var writer = handle.bufferedWriter(capacity: .mebibytes(1))
-                for try await chunk in body {
+                var chunks = body.makeAsyncIterator()
+                while true {
+                    let next: ByteBuffer?
+                    do { next = try await chunks.next() } catch {
+                        throw IMGAPIError.upload("the upload ended before its last byte (\(error))")
+                    }
+                    guard let chunk = next else { break }
                     digests.update(chunk)
                     guard digests.size <= maxSize else {
                         throw IMGAPIError.upload("image file exceeds the maximum size of \(maxSize) bytes")

@@ -12,12 +12,15 @@ final class ServerProcess: @unchecked Sendable {
     /// Every line the server wrote on standard output (its JSON request log).
     private(set) var logLines: [String] = []
     private let lock = NSLock()
+    /// Whether this instance deletes the storage directory when it goes away.
+    private var ownsStorage: Bool
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// `extraArguments` go to `imgapid serve` after the storage and port options.
     init(_ extraArguments: [String] = [], storage: URL? = nil) throws {
         self.storage = try storage ?? Self.temporaryDirectory()
+        ownsStorage = storage == nil
         arguments = extraArguments
     }
 
@@ -120,6 +123,15 @@ final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// A new server process on the same storage (this one must be stopped), started.
+    func restarted() throws -> ServerProcess {
+        let next = try ServerProcess(arguments, storage: storage)
+        next.ownsStorage = ownsStorage
+        ownsStorage = false
+        try next.start()
+        return next
+    }
+
     var isRunning: Bool { process?.isRunning ?? false }
 
     var terminationStatus: Int32? {
@@ -140,6 +152,6 @@ final class ServerProcess: @unchecked Sendable {
 
     deinit {
         kill()
-        try? FileManager.default.removeItem(at: storage)
+        if ownsStorage { try? FileManager.default.removeItem(at: storage) }
     }
 }

@@ -38,6 +38,8 @@ struct TestFailure: Error, CustomStringConvertible {
 struct TestClient {
     let baseURL: String
     var signer: RequestSigner?
+    /// The `Date` to send and sign (default: now).
+    var date: Date?
     /// Headers imgadm sends on every request.
     var defaultHeaders: [(String, String)] = [("Accept", "application/json")]
 
@@ -54,7 +56,7 @@ struct TestClient {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (k, v) in defaultHeaders + headers { request.headers.add(name: k, value: v) }
-        let date = RequestSigner.httpDate(Date())
+        let date = RequestSigner.httpDate(self.date ?? Date())
         request.headers.replaceOrAdd(name: "Date", value: date)
         if let signer {
             request.headers.replaceOrAdd(name: "Authorization",

@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import IMGAPI
+import NIOCore
+import XCTest
+
+/// Crashes and stops: an acknowledged publish survives, an interrupted one leaves nothing.
+final class DurabilityTests: XCTestCase {
+    var server: ServerProcess!
+
+    override func setUp() async throws {
+        server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+    }
+
+    override func tearDown() async throws {
+        server.stop()
+    }
+
+    /// Restarts the server on the same storage directory.
+    func restart() throws {
+        server = try server.restarted()
+    }
+
+    func testAcknowledgedPublishSurvivesKill() async throws {
+        let client = TestClient(server)
+        let uuid = "eeeeeeee-0000-4000-8000-000000000001"
+        let file = Fixture.bytes(200_000, seed: 11)
+        expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+        expect(try await client.putFile(uuid, file, query: "compression=gzip"), status: 200)
+        expect(try await client.postJSON("/images/\(uuid)?action=activate", "{}"), status: 200)
+        server.kill()
+
+        try restart()
+        let after = TestClient(server)
+        let image = try await after.get("/images/\(uuid)").object()
+        XCTAssertEqual(image["state"], .string("active"))
+        let download = try await after.get("/images/\(uuid)/file")
+        XCTAssertEqual(download.body, file)
+        XCTAssertEqual(download.header("Content-MD5"), Fixture.md5Base64(file))
+    }
+
+    func testUploadInterruptedByCrashLeavesNothing() async throws {
+        let client = TestClient(server)
+        let uuid = "eeeeeeee-0000-4000-8000-000000000002"
+        expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+
+        // Stream 8 MiB of a declared 64 MiB, then kill the server while it waits for the rest.
+        let chunk = ByteBuffer(bytes: Fixture.bytes(1024 * 1024))
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        let upload = Task {
+            try await client.request(.PUT, "/images/\(uuid)/file?compression=gzip",
+                                     headers: [("Content-Type", "application/json")],
+                                     streamedBody: .stream(stream, length: .known(Int64(64 * 1024 * 1024))))
+        }
+        for _ in 0..<8 { continuation.yield(chunk) }
+        try await waitUntil { self.server.files(under: "uploads").count == 1 }
+        server.kill()
+        continuation.finish()
+        _ = try? await upload.value
+
+        try restart()
+        XCTAssertEqual(server.files(under: "uploads"), [], "partial upload removed at start")
+        XCTAssertEqual(server.files(under: "blobs"), [])
+        let image = try await TestClient(server).get("/images/\(uuid)").object()
+        XCTAssertEqual(image["files"], .array([]))
+        XCTAssertEqual(image["state"], .string("unactivated"))
+        XCTAssertTrue(server.logLines.contains { $0.contains("removed leftovers") }, server.logLines.joined(separator: "\n"))
+    }
+
+    func testClientDisconnectMidUploadLeavesNothingAndServerKeepsServing() async throws {
+        let client = TestClient(server)
+        let uuid = "eeeeeeee-0000-4000-8000-000000000003"
+        expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        let upload = Task {
+            try await client.request(.PUT, "/images/\(uuid)/file?compression=gzip",
+                                     streamedBody: .stream(stream, length: .known(Int64(16 * 1024 * 1024))))
+        }
+        continuation.yield(ByteBuffer(bytes: Fixture.bytes(1024 * 1024)))
+        try await waitUntil { self.server.files(under: "uploads").count == 1 }
+        upload.cancel()
+        continuation.finish()
+        _ = try? await upload.value
+        try await waitUntil { self.server.files(under: "uploads").isEmpty }
+        XCTAssertEqual(server.files(under: "blobs"), [])
+        XCTAssertTrue(server.isRunning)
+        let image = try await client.get("/images/\(uuid)").object()
+        XCTAssertEqual(image["files"], .array([]))
+    }
+
+    func testLeftoversFromACrashAreCollectedAtStart() async throws {
+        server.stop()
+        let orphan = String(repeating: "ab", count: 32)
+        let blobDirectory = server.storage.appendingPathComponent("blobs/sha256/ab")
+        try FileManager.default.createDirectory(at: blobDirectory, withIntermediateDirectories: true)
+        try Data("orphan".utf8).write(to: blobDirectory.appendingPathComponent(orphan))
+        try Data("partial".utf8).write(to: server.storage.appendingPathComponent("uploads/partial-upload"))
+        try restart()
+        XCTAssertEqual(server.files(under: "blobs"), [])
+        XCTAssertEqual(server.files(under: "uploads"), [])
+    }
+
+    func testSigtermStopsCleanly() throws {
+        server.stop()
+        XCTAssertEqual(server.terminationStatus, 0)
+    }
+
+    /// Polls `condition` for up to 10 seconds.
+    func waitUntil(_ condition: @escaping () -> Bool, file: StaticString = #filePath, line: UInt = #line) async throws {
+        for _ in 0..<200 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTFail("condition not reached in 10 s", file: file, line: line)
+    }
+}
