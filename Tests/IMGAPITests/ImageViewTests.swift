@@ -30,7 +30,7 @@ final class ImageViewTests: XCTestCase {
             "billing_tags", "traits", "error", "channels",
         ])
         XCTAssertEqual(view["icon"], .bool(true))
-        XCTAssertEqual(view["files"], try JSONValue.parse(#"[{"sha1": "s1", "size": 4, "compression": "gzip", "dataset_guid": "123", "stor": "local"}]"#))
+        XCTAssertEqual(view["files"], try JSONValue.parse(#"[{"sha1": "s1", "size": 4, "compression": "gzip", "dataset_guid": "123", "digest": "sha256:s256", "stor": "local"}]"#))
     }
 
     func testNestedObjectsKeepTheirOrder() throws {
@@ -45,7 +45,7 @@ final class ImageViewTests: XCTestCase {
         XCTAssertNil(view["billing_tags"])
         XCTAssertNil(view["traits"])
         XCTAssertNil(view["channels"])
-        XCTAssertEqual(view["files"], try JSONValue.parse(#"[{"sha1": "s1", "size": 4, "compression": "gzip", "dataset_guid": "123"}]"#))
+        XCTAssertEqual(view["files"], try JSONValue.parse(#"[{"sha1": "s1", "size": 4, "compression": "gzip", "dataset_guid": "123", "digest": "sha256:s256"}]"#))
     }
 
     func testErrorOnlyWhenFailed() throws {

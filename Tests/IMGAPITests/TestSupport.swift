@@ -61,3 +61,18 @@ func draftError(_ call: () throws(IMGAPIError) -> JSONObject) -> IMGAPIError? {
 extension Array where Element == FieldError {
     var fields: [String] { map(\.field) }
 }
+
+extension JSONObject {
+    /// The view without `files[].digest`, our addition to the reference's output, for byte comparisons with it.
+    var withoutFileDigests: JSONObject {
+        var view = self
+        view["files"] = self["files"].map { files in
+            .array((files.arrayValue ?? []).map { file in
+                guard var o = file.objectValue else { return file }
+                o["digest"] = nil
+                return .object(o)
+            })
+        }
+        return view
+    }
+}
