@@ -49,7 +49,8 @@ public struct SignatureHeader: Sendable, Equatable {
     }
 
     private var keyIdParts: (user: String, fingerprint: String)? {
-        let parts = keyId.split(separator: "/", omittingEmptySubsequences: false)
+        // A SHA256 fingerprint is base64 and may itself contain "/".
+        let parts = keyId.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0].isEmpty, parts[2] == "keys", !parts[1].isEmpty, !parts[3].isEmpty else {
             return nil
         }

@@ -26,8 +26,9 @@ public struct SignatureVerifier: Sendable {
         now: Date,
         keys: (String) throws -> [SSHPublicKey]
     ) -> Result<String, AuthFailure> {
-        Result { try check(authorization: authorization, method: method, path: path, header: header, now: now, keys: keys) }
-            .mapError { $0 as? AuthFailure ?? AuthFailure(.malformedHeader, "\($0)") }
+        Result { () throws(AuthFailure) in
+            try check(authorization: authorization, method: method, path: path, header: header, now: now, keys: keys)
+        }
     }
 
     private func check(
@@ -37,7 +38,7 @@ public struct SignatureVerifier: Sendable {
         header: (String) -> String?,
         now: Date,
         keys: (String) throws -> [SSHPublicKey]
-    ) throws -> String {
+    ) throws(AuthFailure) -> String {
         let parsed = try parse(authorization)
         try checkDate(parsed, header: header, now: now)
         let signingString: String
@@ -74,7 +75,7 @@ public struct SignatureVerifier: Sendable {
         return user
     }
 
-    private func parse(_ authorization: String) throws -> SignatureHeader {
+    private func parse(_ authorization: String) throws(AuthFailure) -> SignatureHeader {
         do {
             return try SignatureHeader(authorization: authorization)
         } catch SignatureHeaderError.unsupportedAlgorithm(let name) {
@@ -85,7 +86,7 @@ public struct SignatureVerifier: Sendable {
     }
 
     /// Requires a signed `date` (or `x-date`) header holding an RFC 1123 date within `clockSkew` of `now`.
-    private func checkDate(_ parsed: SignatureHeader, header: (String) -> String?, now: Date) throws {
+    private func checkDate(_ parsed: SignatureHeader, header: (String) -> String?, now: Date) throws(AuthFailure) {
         guard let name = ["date", "x-date"].first(where: parsed.headers.contains) else {
             throw AuthFailure(.dateNotSigned, "the date header must be signed")
         }
