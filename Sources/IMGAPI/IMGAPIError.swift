@@ -96,7 +96,7 @@ extension IMGAPIError {
         IMGAPIError(status: 403, code: "OperatorOnly", message: "this endpoint may only be called by an operator")
     }
 
-    public static func methodNotAllowed(_ method: String, allowed: [String]) -> IMGAPIError {
+    public static func methodNotAllowed(_ method: String) -> IMGAPIError {
         IMGAPIError(status: 405, code: "MethodNotAllowedError", message: "\(method) is not allowed")
     }
 

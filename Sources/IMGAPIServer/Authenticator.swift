@@ -21,11 +21,10 @@ struct Authenticator: Sendable {
         // Key files are read from disk: keep that off the request's executor.
         let result = try await NIOThreadPool.singleton.runIfActive {
             verifier.verify(
-            authorization: authorization, method: request.method.rawValue, path: request.uri.string,
-            header: { name in
-                HTTPField.Name(name).flatMap { request.headers[$0] }
-            }, now: Date(),
-            keys: { user in try keyStore.keys(for: user) })
+                authorization: authorization, method: request.method.rawValue, path: request.uri.string,
+                header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
+                now: Date(),
+                keys: { user in try keyStore.keys(for: user) })
         }
         switch result {
         case .success(let user): return user

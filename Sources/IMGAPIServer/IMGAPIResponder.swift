@@ -45,7 +45,7 @@ struct IMGAPIResponder: HTTPResponder {
             throw IMGAPIError.resourceNotFound("\(request.uri.path) does not exist")
         }
         guard route.allowedMethods.contains(request.method) else {
-            var response = Response.error(.methodNotAllowed(request.method.rawValue, allowed: []))
+            var response = Response.error(.methodNotAllowed(request.method.rawValue))
             response.headers[.allow] = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             return response
         }

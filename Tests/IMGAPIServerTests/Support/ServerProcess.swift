@@ -132,6 +132,15 @@ final class ServerProcess: @unchecked Sendable {
         return next
     }
 
+    /// The running server's peak resident set size (`VmHWM` in /proc).
+    var peakResidentBytes: Int? {
+        guard let pid = process?.processIdentifier,
+              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+
     var isRunning: Bool { process?.isRunning ?? false }
 
     var terminationStatus: Int32? {

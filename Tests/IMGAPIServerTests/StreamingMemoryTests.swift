@@ -1,0 +1,40 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import XCTest
+
+/// Files are streamed through the server, never held in memory whole.
+final class StreamingMemoryTests: XCTestCase {
+    /// Uploads and downloads 512 MiB; the server's peak resident memory must stay far below that.
+    func testLargeUploadAndDownloadKeepServerMemoryFlat() async throws {
+        let server = try ServerProcess(["--auth", "none"])
+        try server.start()
+        defer { server.stop() }
+        let client = TestClient(server)
+        let uuid = "ffffffff-0000-4000-8000-000000000001"
+        expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+
+        let chunk = Fixture.bytes(4 * 1024 * 1024, seed: 5)
+        let chunks = 128
+        let total = Int64(chunk.count * chunks)
+        let buffer = ByteBuffer(bytes: chunk)
+        let body = AsyncStream<ByteBuffer> { continuation in
+            for _ in 0..<chunks { continuation.yield(buffer) }
+            continuation.finish()
+        }
+        let added = try await client.request(.PUT, "/images/\(uuid)/file?compression=none",
+                                             streamedBody: .stream(body, length: .known(total)))
+        expect(added, status: 200)
+        XCTAssertEqual(try added.object()["files"]?.arrayValue?.first?.objectValue?["size"], .number(Double(total)))
+
+        var request = HTTPClientRequest(url: "\(server.baseURL)/images/\(uuid)/file")
+        request.method = .GET
+        let response = try await TestClient.http.execute(request, timeout: .seconds(300))
+        var received: Int64 = 0
+        for try await part in response.body { received += Int64(part.readableBytes) }
+        XCTAssertEqual(received, total)
+
+        let peak = try XCTUnwrap(server.peakResidentBytes)
+        XCTAssertLessThan(peak, 160 * 1024 * 1024, "server peak RSS \(peak / 1_048_576) MiB for a \(total / 1_048_576) MiB file")
+    }
+}
