@@ -32,6 +32,7 @@ public enum IMGAPIApplication {
         logger.logLevel = .warning
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
