@@ -39,7 +39,8 @@ public enum ImageDraft {
 
     static func requireObject(_ body: JSONValue) throws(IMGAPIError) -> JSONObject {
         guard let object = body.objectValue else {
-            throw .invalidParameter("the request body must be a JSON object (an image manifest)", errors: [])
+            throw .invalidParameter("the request body must be a JSON object (an image manifest)",
+                                    errors: [.invalid("body", "not a JSON object")])
         }
         return object
     }

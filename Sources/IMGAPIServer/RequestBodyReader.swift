@@ -18,6 +18,11 @@ enum RequestBodyReader {
             buffer = try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw IMGAPIError.payloadTooLarge("request body is larger than \(limit) bytes")
+        } catch is NIOTooManyBytesError {
+            // A chunked body gives no length up front: it is refused once it crosses the limit.
+            throw IMGAPIError.payloadTooLarge("request body is larger than \(limit) bytes")
+        } catch {
+            throw IMGAPIError.badRequest("the request body ended before its announced length")
         }
         let bytes = Array(buffer.readableBytesView)
         if let md5 = request.headers[HTTPField.Name("Content-MD5")!] {

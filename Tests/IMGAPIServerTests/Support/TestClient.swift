@@ -88,6 +88,23 @@ struct TestClient {
     }
 }
 
+extension TestClient {
+    /// Publishes an image as `imgadm publish` does (import, file, activate) and returns the
+    /// activated manifest. `extra` adds manifest fields (JSON members without braces).
+    @discardableResult
+    func publish(_ uuid: String, name: String = "test-image", version: String = "1.0.0", extra: String = "",
+                 file: [UInt8] = Fixture.bytes(1024)) async throws -> JSONObject {
+        let imported = try await postJSON("/images/\(uuid)?action=import",
+                                          Fixture.manifest(uuid: uuid, name: name, version: version, extra: extra))
+        guard imported.status == 200 else { throw TestFailure("import \(uuid): \(imported.status) \(imported.text)") }
+        let added = try await putFile(uuid, file, query: "compression=gzip")
+        guard added.status == 200 else { throw TestFailure("file \(uuid): \(added.status) \(added.text)") }
+        let activated = try await postJSON("/images/\(uuid)?action=activate", "{}")
+        guard activated.status == 200 else { throw TestFailure("activate \(uuid): \(activated.status) \(activated.text)") }
+        return try activated.object()
+    }
+}
+
 /// Test data helpers.
 enum Fixture {
     static var root: URL {
