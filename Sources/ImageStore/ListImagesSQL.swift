@@ -51,7 +51,9 @@ struct ListImagesSQL {
             guard let ms = try Int64.fetchOne(db, sql: "SELECT published_ms FROM image WHERE uuid = ?", arguments: [uuid]) else {
                 throw IMGAPIError.imageNotFound(uuid)
             }
-            add(query.descending ? "published_ms <= ?" : "published_ms >= ?", ms)
+            // Inclusive, and exact among images published in the same millisecond: a page
+            // starts at the marker itself, which imgadm drops, never at its first namesake.
+            add(query.descending ? "(published_ms, uuid) <= (?, ?)" : "(published_ms, uuid) >= (?, ?)", ms, uuid)
         case .date(let ms)?:
             add(query.descending ? "published_ms <= ?" : "published_ms >= ?", ms)
         case nil: break

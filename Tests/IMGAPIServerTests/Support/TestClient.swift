@@ -92,10 +92,11 @@ extension TestClient {
     /// Publishes an image as `imgadm publish` does (import, file, activate) and returns the
     /// activated manifest. `extra` adds manifest fields (JSON members without braces).
     @discardableResult
-    func publish(_ uuid: String, name: String = "test-image", version: String = "1.0.0", extra: String = "",
+    func publish(_ uuid: String, name: String = "test-image", version: String = "1.0.0", os: String = "smartos",
+                 type: String = "zone-dataset", extra: String = "",
                  file: [UInt8] = Fixture.bytes(1024)) async throws -> JSONObject {
-        let imported = try await postJSON("/images/\(uuid)?action=import",
-                                          Fixture.manifest(uuid: uuid, name: name, version: version, extra: extra))
+        let manifest = Fixture.manifest(uuid: uuid, name: name, version: version, os: os, type: type, extra: extra)
+        let imported = try await postJSON("/images/\(uuid)?action=import", manifest)
         guard imported.status == 200 else { throw TestFailure("import \(uuid): \(imported.status) \(imported.text)") }
         let added = try await putFile(uuid, file, query: "compression=gzip")
         guard added.status == 200 else { throw TestFailure("file \(uuid): \(added.status) \(added.text)") }
@@ -138,10 +139,10 @@ enum Fixture {
 
     /// A minimal valid manifest for AdminImportImage.
     static func manifest(uuid: String, name: String = "test-image", version: String = "1.0.0",
-                         extra: String = "") -> String {
+                         os: String = "smartos", type: String = "zone-dataset", extra: String = "") -> String {
         """
         {"v": 2, "uuid": "\(uuid)", "owner": "00000000-0000-0000-0000-000000000000", "name": "\(name)",
-         "version": "\(version)", "type": "zone-dataset", "os": "smartos", "public": true\(extra.isEmpty ? "" : ", " + extra)}
+         "version": "\(version)", "type": "\(type)", "os": "\(os)", "public": true\(extra.isEmpty ? "" : ", " + extra)}
         """
     }
 }
