@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import IMGAPI
 import IMGAPIServer
 
@@ -9,43 +10,80 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the IMGAPI server.",
         discussion: """
-            Logs one JSON line per request on standard output. SIGINT or SIGTERM stops it \
-            cleanly; an upload in progress is discarded, never half recorded.
+            Settings come from the defaults, then the --config file, then the options given \
+            here. Logs one JSON line per request on standard output. SIGINT or SIGTERM stops \
+            it cleanly; an upload in progress is discarded, never half recorded.
 
             Point a compute node at it with: imgadm sources -a http://HOST:PORT
             """)
 
-    @Option(help: "Data directory: catalog.sqlite, blobs/, authkeys/ (created if missing).")
-    var storage = "./storage"
+    @Option(help: ArgumentHelp("JSON configuration file (keys: see README.md or --print-config).", valueName: "file"))
+    var config: String?
 
-    @Option(help: "Address to listen on.")
-    var host = "127.0.0.1"
+    @Flag(help: "Print the effective configuration as JSON and exit.")
+    var printConfig = false
 
-    @Option(help: "Port to listen on (0 picks a free one and logs it).")
-    var port = 8080
+    @Option(help: ArgumentHelp("Data directory: catalog.sqlite, blobs/, authkeys/, created if missing (default ./storage).", valueName: "dir"))
+    var storage: String?
 
-    @Option(help: "public: every image is public (images.smartos.org); private: every image is private.")
-    var mode = ServerMode.public
+    @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1).", valueName: "addr"))
+    var host: String?
 
-    @Option(help: "signature: writes need an HTTP Signature from a key in authkeys/ (see `imgapid keys`); none: no checks, development only.")
-    var auth = AuthMode.signature
+    @Option(help: ArgumentHelp("Port to listen on; 0 picks a free one and logs it (default 8080).", valueName: "n"))
+    var port: Int?
+
+    @Option(help: "public: every image is public (images.smartos.org); private: every image is private (default public).")
+    var mode: ServerMode?
+
+    @Option(help: "signature: writes need an HTTP Signature from a key in authkeys/ (see `imgapid keys`); none: no checks, development only (default signature).")
+    var auth: AuthMode?
 
     @Option(name: .customLong("trust-network"), parsing: .singleValue,
-            help: "CIDR whose clients may write without a signature, for stock `imgadm publish` (repeatable). Loopback is not trusted unless listed.")
+            help: ArgumentHelp("CIDR whose clients may write without a signature, for stock `imgadm publish` (repeatable; replaces the file's list). Loopback is not trusted unless listed.", valueName: "cidr"))
     var trustNetworks: [String] = []
 
     func run() async throws {
-        var networks: [TrustedNetwork] = []
-        for text in trustNetworks {
-            guard let network = TrustedNetwork(text) else {
-                throw ValidationError("--trust-network \(text): not an IPv4 or IPv6 address or CIDR")
-            }
-            networks.append(network)
+        let configuration = try effectiveConfiguration()
+        if printConfig {
+            print(configuration.fileJSON.prettyPrinted())
+            return
         }
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-        let configuration = ServerConfiguration(storage: storage, host: host, port: port, mode: mode, auth: auth,
-                                                trustedNetworks: networks)
         let app = try await IMGAPIApplication.make(configuration)
         try await app.runService()
+    }
+
+    /// Defaults, overridden by the config file, overridden by command-line options.
+    func effectiveConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let config {
+            let bytes: [UInt8]
+            do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: config))) } catch {
+                throw ValidationError("--config \(config): cannot read the file (\(error.localizedDescription))")
+            }
+            do {
+                try configuration.apply(file: try JSONValue.parse(bytes))
+            } catch let error as ConfigurationError {
+                throw ValidationError("\(config): \(error)")
+            } catch {
+                throw ValidationError("\(config): not valid JSON (\(error))")
+            }
+        }
+        if let storage { configuration.storage = storage }
+        if let host { configuration.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            configuration.port = port
+        }
+        if let mode { configuration.mode = mode }
+        if let auth { configuration.auth = auth }
+        if !trustNetworks.isEmpty {
+            configuration.trustedNetworks = try trustNetworks.map { text in
+                guard let network = TrustedNetwork(text) else {
+                    throw ValidationError("--trust-network \(text): not an IPv4 or IPv6 address or CIDR")
+                }
+                return network
+            }
+        }
+        return configuration
     }
 }

@@ -1,0 +1,86 @@
+import IMGAPI
+
+/// A configuration file key that is unknown or has a bad value: the server does not start.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let key: String
+    public let problem: String
+    public var description: String { "config key \"\(key)\": \(problem)" }
+}
+
+extension ServerConfiguration {
+    /// The keys of the JSON configuration file. Where the reference server has a key for the
+    /// same setting, it has the same name and shape, so its config mostly carries over.
+    public enum FileKey: String, CaseIterable, Sendable {
+        case address, port, mode, authType, serverName
+        case storageDir, trustedNetworks, maxJSONBodySize
+    }
+
+    /// Applies the settings of a configuration file (a JSON object) over these ones.
+    public mutating func apply(file: JSONValue) throws(ConfigurationError) {
+        guard let object = file.objectValue else {
+            throw ConfigurationError(key: "(file)", problem: "the configuration must be a JSON object")
+        }
+        for (name, value) in object {
+            guard let key = FileKey(rawValue: name) else {
+                throw ConfigurationError(key: name, problem: "unknown key (known: \(FileKey.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            try apply(key, value)
+        }
+    }
+
+    private mutating func apply(_ key: FileKey, _ value: JSONValue) throws(ConfigurationError) {
+        func string() throws(ConfigurationError) -> String {
+            guard let text = value.stringValue, !text.isEmpty else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be a non-empty string")
+            }
+            return text
+        }
+        func integer(_ range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard case .number(let n) = value, let i = Int(exactly: n), range.contains(i) else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return i
+        }
+        switch key {
+        case .address: host = try string()
+        case .port: port = try integer(0...65535)
+        case .mode:
+            guard let m = ServerMode(rawValue: try string()) else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be \"public\" or \"private\"")
+            }
+            mode = m
+        case .authType:
+            guard let a = AuthMode(rawValue: try string()) else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be \"signature\" or \"none\"")
+            }
+            auth = a
+        case .serverName: serverName = try string()
+        case .storageDir: storage = try string()
+        case .trustedNetworks:
+            guard let items = value.arrayValue else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be an array of CIDR strings")
+            }
+            trustedNetworks = try items.map { item throws(ConfigurationError) in
+                guard let text = item.stringValue, let network = TrustedNetwork(text) else {
+                    throw ConfigurationError(key: key.rawValue, problem: "\(item.compact()) is not an IPv4 or IPv6 address or CIDR")
+                }
+                return network
+            }
+        case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
+        }
+    }
+
+    /// The effective configuration in the file's format (`imgapid serve --print-config`).
+    public var fileJSON: JSONValue {
+        .object(JSONObject([
+            (FileKey.address.rawValue, .string(host)),
+            (FileKey.port.rawValue, .number(Double(port))),
+            (FileKey.mode.rawValue, .string(mode.rawValue)),
+            (FileKey.authType.rawValue, .string(auth.rawValue)),
+            (FileKey.serverName.rawValue, .string(serverName)),
+            (FileKey.storageDir.rawValue, .string(storage)),
+            (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
+            (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
+        ]))
+    }
+}

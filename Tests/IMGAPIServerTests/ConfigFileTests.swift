@@ -1,0 +1,101 @@
+import Foundation
+import IMGAPI
+import XCTest
+
+/// `imgapid serve --config FILE`: reference-compatible keys, flags override the file,
+/// `--print-config`, and unknown keys or bad values stop the server naming the key.
+final class ConfigFileTests: XCTestCase {
+    var directory: URL!
+
+    override func setUp() async throws {
+        directory = try ServerProcess.temporaryDirectory()
+    }
+
+    override func tearDown() async throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func write(_ json: String) throws -> String {
+        let file = directory.appendingPathComponent("imgapi.config.json")
+        try json.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    func printedConfig(_ arguments: [String]) throws -> JSONObject {
+        let result = try ServerProcess.run(["serve", "--print-config"] + arguments)
+        XCTAssertEqual(result.status, 0, result.output)
+        return try XCTUnwrap(try JSONValue.parse(Array(result.output.utf8)).objectValue, result.output)
+    }
+
+    func testDefaultsFileAndFlagsInThatOrder() throws {
+        let defaults = try printedConfig([])
+        XCTAssertEqual(defaults["address"], .string("127.0.0.1"))
+        XCTAssertEqual(defaults["port"], .number(8080))
+        XCTAssertEqual(defaults["mode"], .string("public"))
+        XCTAssertEqual(defaults["authType"], .string("signature"))
+        XCTAssertEqual(defaults["storageDir"], .string("./storage"))
+
+        let file = try write("""
+            {"mode": "private", "authType": "none", "port": 9090, "address": "0.0.0.0", "serverName": "images-lab",
+             "storageDir": "/var/imgapi", "trustedNetworks": ["10.0.0.0/8", "fd00::/8"], "maxJSONBodySize": 65536}
+            """)
+        let fromFile = try printedConfig(["--config", file])
+        XCTAssertEqual(fromFile["mode"], .string("private"))
+        XCTAssertEqual(fromFile["authType"], .string("none"))
+        XCTAssertEqual(fromFile["port"], .number(9090))
+        XCTAssertEqual(fromFile["address"], .string("0.0.0.0"))
+        XCTAssertEqual(fromFile["serverName"], .string("images-lab"))
+        XCTAssertEqual(fromFile["storageDir"], .string("/var/imgapi"))
+        XCTAssertEqual(fromFile["trustedNetworks"], .array([.string("10.0.0.0/8"), .string("fd00::/8")]))
+        XCTAssertEqual(fromFile["maxJSONBodySize"], .number(65536))
+
+        let overridden = try printedConfig(["--config", file, "--port", "7070", "--mode", "public",
+                                            "--trust-network", "192.168.1.0/24"])
+        XCTAssertEqual(overridden["port"], .number(7070))
+        XCTAssertEqual(overridden["mode"], .string("public"))
+        XCTAssertEqual(overridden["trustedNetworks"], .array([.string("192.168.1.0/24")]))
+        XCTAssertEqual(overridden["authType"], .string("none"), "not overridden, so the file's")
+    }
+
+    func testUnknownKeysAndBadValuesStopTheServerNamingTheKey() throws {
+        let cases = [
+            #"{"databaseType": "moray"}"#: "databaseType",
+            #"{"mode": "dc"}"#: "mode",
+            #"{"port": "8080"}"#: "port",
+            #"{"port": 70000}"#: "port",
+            #"{"authType": "basic"}"#: "authType",
+            #"{"trustedNetworks": ["10.0.0.0/33"]}"#: "trustedNetworks",
+            #"{"trustedNetworks": "10.0.0.0/8"}"#: "trustedNetworks",
+            #"{"address": ""}"#: "address",
+            #"{"maxJSONBodySize": 1.5}"#: "maxJSONBodySize",
+        ]
+        for (json, key) in cases {
+            let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(json)])
+            XCTAssertNotEqual(result.status, 0, json)
+            XCTAssertTrue(result.output.contains("\"\(key)\""), "\(json): \(result.output)")
+        }
+        for broken in ["{", "[]", ""] {
+            let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(broken)])
+            XCTAssertNotEqual(result.status, 0, broken)
+            XCTAssertTrue(result.output.contains("imgapi.config.json"), result.output)
+        }
+        let missing = try ServerProcess.run(["serve", "--config", directory.appendingPathComponent("none.json").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("cannot read"), missing.output)
+    }
+
+    /// The file's settings take effect in the running server.
+    func testServerRunsWithTheFileSettings() async throws {
+        let file = try write(#"{"mode": "private", "serverName": "lab-images", "trustedNetworks": ["127.0.0.1/32"]}"#)
+        let server = try ServerProcess(["--config", file])
+        try server.start()
+        defer { server.stop() }
+        let client = TestClient(server)
+        let uuid = "c0f10000-0000-4000-8000-000000000001"
+        let imported = try await client.postJSON("/images/\(uuid)?action=import",
+                                                 Fixture.manifest(uuid: uuid).replacingOccurrences(of: "\"public\": true", with: "\"public\": false"))
+        XCTAssertEqual(imported.status, 200, "trusted network from the file: \(imported.text)")
+        XCTAssertEqual(try imported.object()["public"], .bool(false))
+        XCTAssertEqual(imported.header("Server"), "lab-images")
+    }
+}
