@@ -124,6 +124,11 @@ extension IMGAPIError {
         IMGAPIError(status: 422, code: "NoActivationNoFile", message: "image \"\(uuid)\" cannot be activated: it has no file")
     }
 
+    public static func imageHasDependentImages(_ uuid: String, _ dependents: [String]) -> IMGAPIError {
+        IMGAPIError(status: 422, code: "ImageHasDependentImages",
+                    message: "image \"\(uuid)\" has \(dependents.count) dependent incremental image(s): \(dependents.joined(separator: ", "))")
+    }
+
     public static func originDoesNotExist(_ origin: String) -> IMGAPIError {
         IMGAPIError(status: 422, code: "OriginDoesNotExist", message: "origin image \"\(origin)\" does not exist")
     }

@@ -38,6 +38,7 @@ public struct ListImagesQuery: Sendable, Equatable {
     /// `billing_tag` values, all of which the image must carry.
     public var billingTags: [String] = []
     public var account: String?
+    /// Only images in this channel; set by the server from `?channel=` and its configuration.
     public var channel: String?
     /// nil: every match.
     public var limit: Int?
@@ -69,7 +70,6 @@ public struct ListImagesQuery: Sendable, Equatable {
             case "account":
                 guard ImageUUID.isValid(value) else { throw .invalidParameter(field: "account") }
                 account = value
-            case "channel": channel = value
             case "limit": limit = try Self.limit(value)
             case "marker": marker = try Self.marker(value)
             case "sort": descending = try Self.sortDescending(value)

@@ -10,6 +10,22 @@ struct Endpoints: Sendable {
 
     var mode: ServerMode { configuration.mode }
 
+    /// The channel of this call: `?channel=`, else the default; `*` only when `forRead`.
+    func channel(_ call: Call, forRead: Bool) throws -> ChannelSelection {
+        try ChannelSelection.resolve(call.query.value("channel"), channels: configuration.channels, forRead: forRead)
+    }
+
+    /// The image as this call should see it: the stored rendering, or with `channels`
+    /// for a client that asked for API version 2 on a server that has channels.
+    func view(_ image: StoredImage, _ call: Call) -> String {
+        guard showsChannels(call) else { return image.body }
+        return JSONValue.object(ImageView.render(image.record, mode: mode, includeChannels: true)).prettyPrinted()
+    }
+
+    func showsChannels(_ call: Call) -> Bool {
+        call.version.showsChannels && !configuration.channels.isEmpty
+    }
+
     /// `account=` must be a UUID where it is given.
     func account(_ call: Call) throws -> String? {
         guard let account = call.query.value("account") else { return nil }

@@ -49,9 +49,12 @@ struct IMGAPIResponder: HTTPResponder {
             response.headers[.allow] = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             return response
         }
-        let call = Call(request: request, query: QueryString.pairs(request.uri.query), remote: context.remoteAddress)
+        let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion])
+        let call = Call(request: request, query: QueryString.pairs(request.uri.query), remote: context.remoteAddress,
+                        version: version)
         switch (route, request.method) {
         case (.ping, _): return try await endpoints.ping(call)
+        case (.channels, _): return try endpoints.listChannels()
         case (.images, .post): return try await endpoints.createImage(call)
         case (.images, _): return try await endpoints.listImages(call)
         case (.image(let uuid), .post): return try await endpoints.imageAction(uuid, call)
@@ -69,6 +72,8 @@ struct Call: Sendable {
     /// Query pairs in order, decoded.
     let query: [(String, String)]
     let remote: SocketAddress?
+    /// From `Accept-Version`: decides whether `channels` is shown.
+    let version: APIVersion
 }
 
 extension HTTPField.Name {
@@ -77,4 +82,6 @@ extension HTTPField.Name {
     static let xResponseTime = HTTPField.Name("x-response-time")!
     static let xServerName = HTTPField.Name("x-server-name")!
     static let contentMD5 = HTTPField.Name("Content-MD5")!
+    static let acceptVersion = HTTPField.Name("Accept-Version")!
+    static let xAPIVersion = HTTPField.Name("x-api-version")!
 }

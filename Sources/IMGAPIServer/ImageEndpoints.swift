@@ -6,11 +6,15 @@ import ImageStore
 extension Endpoints {
     /// `GET /images` (ListImages): every match, oldest first, unless `limit` says otherwise.
     func listImages(_ call: Call) async throws -> Response {
-        let query = try ListImagesQuery(query: call.query)
+        var query = try ListImagesQuery(query: call.query)
+        query.channel = try channel(call, forRead: true).name
         let user = try await authenticator.user(of: call.request)
-        if try includeAdminFields(call, user: user) {
-            let records = try await repository.catalog.listRecords(query, authenticated: true)
-            let views = records.map { JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: true)) }
+        let admin = try includeAdminFields(call, user: user)
+        if admin || showsChannels(call) {
+            let records = try await repository.catalog.listRecords(query, authenticated: user != nil)
+            let views = records.map {
+                JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels(call)))
+            }
             return .json(JSONValue.array(views).prettyPrinted())
         }
         let items = try await repository.catalog.listItems(query, authenticated: user != nil)
@@ -22,9 +26,10 @@ extension Endpoints {
         let user = try await authenticator.user(of: call.request)
         let account = try account(call)
         let admin = try includeAdminFields(call, user: user)
-        let image = try await visibleImage(uuid, account: account)
-        let body = admin ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: true)).prettyPrinted()
-                         : image.body
+        let image = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: true))
+        let body = admin ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: true,
+                                                             includeChannels: showsChannels(call))).prettyPrinted()
+                         : view(image, call)
         let etag = JSONBody.etag(body)
         if try ConditionalRequest.evaluate(call.request.headers, etag: etag) == .notModified {
             return .notModified(etag: etag)
@@ -39,13 +44,15 @@ extension Endpoints {
         }
         try await authenticator.authorizeWrite(call.request, from: call.remote)
         let account = try account(call)
+        let channel = try channel(call, forRead: false)
         let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
-        let record = try ImageDraft.forCreate(body: body ?? .object(JSONObject()), account: account, mode: mode,
+        var record = try ImageDraft.forCreate(body: body ?? .object(JSONObject()), account: account, mode: mode,
                                               uuid: ImageUUID.random())
-        return .json(try await repository.add(record).body, etag: true)
+        if let name = channel.name { record["channels"] = .array([.string(name)]) }
+        return .json(view(try await repository.add(record), call), etag: true)
     }
 
-    /// `POST /images/:uuid?action=...`: import, activate, enable, disable.
+    /// `POST /images/:uuid?action=...`: import, activate, enable, disable, channel-add.
     func imageAction(_ uuid: String, _ call: Call) async throws -> Response {
         try await authenticator.authorizeWrite(call.request, from: call.remote)
         guard let action = call.query.value("action"), !action.isEmpty else {
@@ -53,19 +60,29 @@ extension Endpoints {
                                                message: "no image \"action\" was specified")
         }
         let account = try account(call)
+        let channel = try channel(call, forRead: false)
         let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
         switch action {
         case "import":
             // AdminImportImage: what `imgadm publish` sends. Operators only, so no `account`.
             guard account == nil else { throw IMGAPIError.operatorOnly() }
-            let record = try ImageDraft.forImport(uuid: uuid, body: body ?? .object(JSONObject()), mode: mode)
-            return .json(try await repository.add(record).body, etag: true)
+            var record = try ImageDraft.forImport(uuid: uuid, body: body ?? .object(JSONObject()), mode: mode)
+            if let name = channel.name { record["channels"] = .array([.string(name)]) }
+            return .json(view(try await repository.add(record), call), etag: true)
         case "activate":
-            try await checkPreconditions(uuid, account: account, call)
-            return .json(try await repository.activate(uuid).body, etag: true)
+            try await checkPreconditions(uuid, account: account, channel: channel, call)
+            return .json(view(try await repository.activate(uuid), call), etag: true)
         case "enable", "disable":
-            try await checkPreconditions(uuid, account: account, call)
-            return .json(try await repository.setDisabled(uuid, action == "disable").body, etag: true)
+            try await checkPreconditions(uuid, account: account, channel: channel, call)
+            return .json(view(try await repository.setDisabled(uuid, action == "disable"), call), etag: true)
+        case "channel-add" where !configuration.channels.isEmpty:
+            try await checkPreconditions(uuid, account: account, channel: channel, call)
+            let target = body?.objectValue?["channel"]?.stringValue
+            guard let target, configuration.channels.contains(where: { $0.name == target }) else {
+                throw ChannelSelection.channelError(target == nil ? .missing("channel") : .invalid("channel"),
+                                                    target.map { "unknown channel: \($0)" } ?? "no target \"channel\" in the body")
+            }
+            return .json(view(try await repository.addChannel(uuid, target), call), etag: true)
         default:
             throw IMGAPIError.invalidParameter(field: "action", message: "unsupported action \"\(action)\"")
         }
@@ -75,14 +92,25 @@ extension Endpoints {
     func deleteImage(_ uuid: String, _ call: Call) async throws -> Response {
         try await authenticator.authorizeWrite(call.request, from: call.remote)
         let account = try account(call)
-        _ = try await visibleImage(uuid, account: account, mustOwn: true)
-        try await repository.delete(uuid)
+        let channel = try channel(call, forRead: false)
+        let everywhere = try call.query.value("force_all_channels").map {
+            try ListImagesQuery.boolean($0, field: "force_all_channels")
+        } ?? false
+        _ = try await visibleImage(uuid, account: account, channel: channel, mustOwn: true)
+        if let name = channel.name {
+            try await repository.delete(uuid, fromChannel: name, everywhere: everywhere)
+        } else {
+            try await repository.delete(uuid)
+        }
         return Response(status: .noContent)
     }
 
-    /// The image, if `account` (when given) may see it; 404 otherwise, as the reference.
-    func visibleImage(_ uuid: String, account: String?, mustOwn: Bool = false) async throws -> StoredImage {
+    /// The image, if it is in `channel` and `account` (when given) may see it; 404 otherwise,
+    /// as the reference.
+    func visibleImage(_ uuid: String, account: String?, channel: ChannelSelection,
+                      mustOwn: Bool = false) async throws -> StoredImage {
         let image = try await repository.image(uuid)
+        guard channel.contains(image.record) else { throw IMGAPIError.resourceNotFound("image not found") }
         guard let account else { return image }
         let record = image.record
         if record["owner"]?.stringValue == account { return image }
@@ -97,8 +125,8 @@ extension Endpoints {
     }
 
     /// Visibility, ownership and `If-Match` for a write on an existing image.
-    private func checkPreconditions(_ uuid: String, account: String?, _ call: Call) async throws {
-        let image = try await visibleImage(uuid, account: account, mustOwn: true)
+    private func checkPreconditions(_ uuid: String, account: String?, channel: ChannelSelection, _ call: Call) async throws {
+        let image = try await visibleImage(uuid, account: account, channel: channel, mustOwn: true)
         // On a write, a matching If-None-Match is a failed precondition rather than "not modified".
         if try ConditionalRequest.evaluate(call.request.headers, etag: JSONBody.etag(image.body)) == .notModified {
             throw IMGAPIError.preconditionFailed("image \(uuid) matches If-None-Match")

@@ -9,7 +9,7 @@ extension Endpoints {
     /// `GET|HEAD /images/:uuid/file` (GetImageFile): streamed from the verified blob, with
     /// `Content-Length`, `Content-MD5`, `ETag` (sha1), `Last-Modified`, single `Range` and conditionals.
     func getImageFile(_ uuid: String, _ call: Call) async throws -> Response {
-        let image = try await visibleImage(uuid, account: try account(call))
+        let image = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: true))
         let index = call.query.value("index").flatMap(Int.init) ?? 0
         let files = image.files
         guard files.indices.contains(index) else {
@@ -94,13 +94,13 @@ extension Endpoints {
             }
             declaredSize = size
         }
-        _ = try await visibleImage(uuid, account: account, mustOwn: true)
+        _ = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
         try await repository.checkFileAcceptable(uuid)
         let staged = try await repository.blobs.receive(call.request.body)
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
             expected: .init(sha1: sha1, sha256: sha256, size: declaredSize))
-        return .json(stored.body, etag: true)
+        return .json(view(stored, call), etag: true)
     }
 
     static func compression(_ value: String?) throws -> ImageCompression {

@@ -5,6 +5,7 @@ import IMGAPI
 /// including image paths whose uuid segment is not a lower-case UUID.
 enum Route: Equatable {
     case ping
+    case channels
     case images
     case image(String)
     case imageFile(String)
@@ -17,6 +18,7 @@ enum Route: Equatable {
         let parts = segments.dropFirst().map(String.init)
         switch parts.count {
         case 1 where parts[0] == "ping": self = .ping
+        case 1 where parts[0] == "channels": self = .channels
         case 1 where parts[0] == "images": self = .images
         case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
         case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
@@ -26,7 +28,7 @@ enum Route: Equatable {
 
     var allowedMethods: [HTTPRequest.Method] {
         switch self {
-        case .ping: return [.get, .head]
+        case .ping, .channels: return [.get, .head]
         case .images: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]

@@ -11,7 +11,7 @@ extension ServerConfiguration {
     /// The keys of the JSON configuration file. Where the reference server has a key for the
     /// same setting, it has the same name and shape, so its config mostly carries over.
     public enum FileKey: String, CaseIterable, Sendable {
-        case address, port, mode, authType, serverName
+        case address, port, mode, authType, serverName, channels
         case storageDir, trustedNetworks, maxJSONBodySize
     }
 
@@ -67,7 +67,37 @@ extension ServerConfiguration {
                 return network
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
+        case .channels: channels = try Self.channels(value)
         }
+    }
+
+    /// `[{"name", "description", "default"?}]`: valid unique names, at most one default.
+    static func channels(_ value: JSONValue) throws(ConfigurationError) -> [Channel] {
+        func fail(_ problem: String) -> ConfigurationError { ConfigurationError(key: "channels", problem: problem) }
+        guard let items = value.arrayValue, !items.isEmpty else {
+            throw fail("must be a non-empty array of {\"name\", \"description\", \"default\"?}")
+        }
+        var channels: [Channel] = []
+        for item in items {
+            guard let object = item.objectValue, let name = object["name"]?.stringValue,
+                  let description = object["description"]?.stringValue else {
+                throw fail("\(item.compact()) needs a string \"name\" and \"description\"")
+            }
+            if let extra = object.keys.first(where: { !["name", "description", "default"].contains($0) }) {
+                throw fail("channel \"\(name)\": unknown key \"\(extra)\"")
+            }
+            guard Channel.isValidName(name) else { throw fail("channel name \"\(name)\" must match ^[a-z][a-z0-9_-]*$") }
+            guard !channels.contains(where: { $0.name == name }) else { throw fail("channel \"\(name)\" is listed twice") }
+            let isDefault: Bool
+            switch object["default"] {
+            case nil: isDefault = false
+            case .bool(let flag)?: isDefault = flag
+            default: throw fail("channel \"\(name)\": \"default\" must be true or false")
+            }
+            channels.append(Channel(name: name, description: description, isDefault: isDefault))
+        }
+        guard channels.filter(\.isDefault).count <= 1 else { throw fail("at most one channel can be the default") }
+        return channels
     }
 
     /// The effective configuration in the file's format (`imgapid serve --print-config`).
@@ -81,6 +111,7 @@ extension ServerConfiguration {
             (FileKey.storageDir.rawValue, .string(storage)),
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
+            (FileKey.channels.rawValue, .array(channels.map(\.json))),
         ]))
     }
 }

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var maxJSONBodySize: Int
     /// Value of the `Server` header.
     public var serverName: String
+    /// Channels (spec §6); none means the server has no channels and ignores `?channel=`.
+    public var channels: [Channel] = []
 
     public init(storage: String = "./storage", host: String = "127.0.0.1", port: Int = 8080,
                 mode: ServerMode = .public, auth: AuthMode = .signature, trustedNetworks: [TrustedNetwork] = [],

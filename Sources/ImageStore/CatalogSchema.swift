@@ -71,6 +71,19 @@ enum CatalogSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v3-channels") { db in
+            try db.execute(sql: """
+                CREATE TABLE image_channel (
+                    uuid TEXT NOT NULL REFERENCES image(uuid) ON DELETE CASCADE,
+                    channel TEXT NOT NULL,
+                    PRIMARY KEY (uuid, channel)
+                );
+                CREATE INDEX image_channel_channel ON image_channel(channel);
+                INSERT OR IGNORE INTO image_channel (uuid, channel)
+                    SELECT image.uuid, c.value FROM image, json_each(image.record, '$.channels') AS c
+                    WHERE json_valid(image.record) AND c.type = 'text';
+                """)
+        }
         return migrator
     }
 }

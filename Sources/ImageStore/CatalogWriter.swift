@@ -14,9 +14,15 @@ public struct CatalogWriter {
         try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM image WHERE uuid = ?)", arguments: [uuid]) ?? false
     }
 
-    /// Images whose `origin` is this one.
-    public func dependents(of uuid: String) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE origin = ? ORDER BY uuid", arguments: [uuid])
+    /// Images whose `origin` is this one (in `channel` only, when given).
+    public func dependents(of uuid: String, inChannel channel: String? = nil) throws -> [String] {
+        guard let channel else {
+            return try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE origin = ? ORDER BY uuid", arguments: [uuid])
+        }
+        return try String.fetchAll(db, sql: """
+            SELECT uuid FROM image WHERE origin = ?
+              AND EXISTS (SELECT 1 FROM image_channel c WHERE c.uuid = image.uuid AND c.channel = ?) ORDER BY uuid
+            """, arguments: [uuid, channel])
     }
 
     /// How many image files use the blob.
@@ -63,6 +69,9 @@ public struct CatalogWriter {
         }
         for account in Set((record["acl"]?.arrayValue ?? []).compactMap(\.stringValue)) {
             try db.execute(sql: "INSERT INTO image_acl (uuid, account) VALUES (?, ?)", arguments: [uuid, account])
+        }
+        for channel in Set((record["channels"]?.arrayValue ?? []).compactMap(\.stringValue)) {
+            try db.execute(sql: "INSERT INTO image_channel (uuid, channel) VALUES (?, ?)", arguments: [uuid, channel])
         }
         for (index, file) in stored.files.enumerated() {
             try db.execute(sql: "INSERT INTO image_file (uuid, idx, sha256) VALUES (?, ?, ?)",

@@ -137,17 +137,14 @@ public final class ImageRepository: Sendable {
         try await catalog.exclusive { catalog in
             guard let image = try catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
             let dependents = try catalog.dependents(of: uuid)
-            guard dependents.isEmpty else {
-                throw IMGAPIError(status: 422, code: "ImageHasDependentImages",
-                                  message: "image \"\(uuid)\" has \(dependents.count) dependent incremental image(s): \(dependents.joined(separator: ", "))")
-            }
+            guard dependents.isEmpty else { throw IMGAPIError.imageHasDependentImages(uuid, dependents) }
             try catalog.transaction { try catalog.delete(uuid) }
             try Self.release(image.files, catalog: catalog, blobs: blobs)
         }
     }
 
     /// Removes the blobs of `files` that no image references any more (committed state).
-    private static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
+    static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
         for file in files where try catalog.references(toBlob: file.sha256) == 0 {
             blobs.remove(sha256: file.sha256)
         }

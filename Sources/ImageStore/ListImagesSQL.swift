@@ -39,6 +39,9 @@ struct ListImagesSQL {
         for tag in query.billingTags {
             add("EXISTS (SELECT 1 FROM image_billing_tag b WHERE b.uuid = image.uuid AND b.tag = ?)", tag)
         }
+        if let channel = query.channel {
+            add("EXISTS (SELECT 1 FROM image_channel c WHERE c.uuid = image.uuid AND c.channel = ?)", channel)
+        }
         if let account = query.account {
             // Owners see all their images; others see activated public ones and those shared with them.
             add("""

@@ -68,6 +68,11 @@ final class ConfigFileTests: XCTestCase {
             #"{"trustedNetworks": "10.0.0.0/8"}"#: "trustedNetworks",
             #"{"address": ""}"#: "address",
             #"{"maxJSONBodySize": 1.5}"#: "maxJSONBodySize",
+            #"{"channels": []}"#: "channels",
+            #"{"channels": [{"name": "Dev", "description": "x"}]}"#: "channels",
+            #"{"channels": [{"name": "a", "description": "x", "default": true}, {"name": "b", "description": "y", "default": true}]}"#: "channels",
+            #"{"channels": [{"name": "a", "description": "x"}, {"name": "a", "description": "y"}]}"#: "channels",
+            #"{"channels": [{"name": "a"}]}"#: "channels",
         ]
         for (json, key) in cases {
             let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(json)])

@@ -1,0 +1,40 @@
+import IMGAPI
+
+extension ImageRepository {
+    /// ChannelAddImage: adds the image to `channel` (nothing changes when it is there already).
+    public func addChannel(_ uuid: String, _ channel: String) async throws -> StoredImage {
+        try await catalog.exclusive { catalog in
+            guard let image = try catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
+            var record = image.record
+            var channels = record["channels"]?.arrayValue ?? []
+            guard !channels.contains(.string(channel)) else { return image }
+            channels.append(.string(channel))
+            record["channels"] = .array(channels)
+            return try catalog.transaction { try catalog.save(record) }
+        }
+    }
+
+    /// DeleteImage in a channel: an image in other channels too only leaves this one
+    /// (unless `everywhere`); otherwise it is deleted and its file released.
+    /// Returns whether the image was deleted.
+    @discardableResult
+    public func delete(_ uuid: String, fromChannel channel: String, everywhere: Bool) async throws -> Bool {
+        let blobs = self.blobs
+        return try await catalog.exclusive { catalog in
+            guard let image = try catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
+            let channels = image.record["channels"]?.arrayValue ?? []
+            let leavesOnlyChannel = !everywhere && channels.contains(where: { $0 != .string(channel) })
+            let dependents = try catalog.dependents(of: uuid, inChannel: leavesOnlyChannel ? channel : nil)
+            guard dependents.isEmpty else { throw IMGAPIError.imageHasDependentImages(uuid, dependents) }
+            if leavesOnlyChannel {
+                var record = image.record
+                record["channels"] = .array(channels.filter { $0 != .string(channel) })
+                try catalog.transaction { try catalog.save(record) }
+                return false
+            }
+            try catalog.transaction { try catalog.delete(uuid) }
+            try Self.release(image.files, catalog: catalog, blobs: blobs)
+            return true
+        }
+    }
+}
