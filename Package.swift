@@ -33,6 +33,11 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),
+        /// Talks to any IMGAPI server: list, get, download, publish, with request signing.
+        .target(name: "IMGAPIClient", dependencies: [
+            "IMGAPI", "HTTPSignature",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
             "IMGAPI", "ImageStore", "HTTPSignature",
