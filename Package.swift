@@ -38,9 +38,11 @@ let package = Package(
             "IMGAPI", "HTTPSignature",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        /// Copies images, verified, from other IMGAPI servers into the local repository.
+        .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient"]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
-            "IMGAPI", "ImageStore", "HTTPSignature",
+            "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

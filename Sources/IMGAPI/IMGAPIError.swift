@@ -137,6 +137,11 @@ extension IMGAPIError {
         IMGAPIError(status: 500, code: "InternalError", message: message)
     }
 
+    /// Another IMGAPI server an import reads from failed or sent something unusable.
+    public static func remoteSource(_ message: String) -> IMGAPIError {
+        IMGAPIError(status: 503, code: "RemoteSourceError", message: message)
+    }
+
     public static func storageIsDown(_ message: String) -> IMGAPIError {
         IMGAPIError(status: 503, code: "StorageIsDown", message: message)
     }

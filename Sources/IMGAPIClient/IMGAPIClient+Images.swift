@@ -63,7 +63,7 @@ extension IMGAPIClient {
         default:
             let bytes = try? await response.body.collect(upTo: 1024 * 1024)
             let body = bytes.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
-            throw IMGAPIClientError.server(status: response.status, path: "/images/\(uuid)/file", body: body)
+            throw IMGAPIClientError.server(status: response.status, url: baseURL + "/images/\(uuid)/file", body: body)
         }
     }
 
@@ -86,7 +86,7 @@ extension IMGAPIClient {
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
         let parsed = try? JSONValue.parse(Array(bytes.readableBytesView))
         guard response.status < 400 else {
-            throw IMGAPIClientError.server(status: response.status, path: "/images/\(uuid)/file", body: parsed)
+            throw IMGAPIClientError.server(status: response.status, url: baseURL + "/images/\(uuid)/file", body: parsed)
         }
         guard let object = parsed?.objectValue else { throw IMGAPIClientError.notIMGAPI(baseURL, "AddImageFile answer is not JSON") }
         return object
@@ -103,7 +103,7 @@ extension IMGAPIClient {
         let bytes = try? await response.body.collect(upTo: 1024 * 1024)
         guard response.status < 400 else {
             let body = bytes.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
-            throw IMGAPIClientError.server(status: response.status, path: "/images/\(uuid)", body: body)
+            throw IMGAPIClientError.server(status: response.status, url: baseURL + "/images/\(uuid)", body: body)
         }
     }
 

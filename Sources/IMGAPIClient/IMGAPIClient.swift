@@ -94,7 +94,7 @@ public struct IMGAPIClient: Sendable {
             throw IMGAPIClientError.unreachable(baseURL, "reading \(path): \(error)")
         }
         let parsed = try? JSONValue.parse(Array(bytes.readableBytesView))
-        guard response.status < 400 else { throw IMGAPIClientError.server(status: response.status, path: path, body: parsed) }
+        guard response.status < 400 else { throw IMGAPIClientError.server(status: response.status, url: baseURL + path, body: parsed) }
         guard let parsed else {
             throw IMGAPIClientError.notIMGAPI(baseURL, "\(method.rawValue) \(path) did not answer JSON")
         }

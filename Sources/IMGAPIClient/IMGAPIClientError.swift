@@ -8,7 +8,7 @@ public enum IMGAPIClientError: Error, CustomStringConvertible, Sendable {
     /// An answer that is not an IMGAPI's (no JSON, no `imgapi: true` on ping).
     case notIMGAPI(String, String)
     /// An HTTP error status, with the IMGAPI error body when there was one.
-    case server(status: Int, path: String, body: JSONValue?)
+    case server(status: Int, url: String, body: JSONValue?)
     /// A file whose bytes do not match its manifest.
     case corruptFile(String)
 
@@ -17,11 +17,11 @@ public enum IMGAPIClientError: Error, CustomStringConvertible, Sendable {
         case .invalidURL(let url): return "\(url) is not an http or https URL"
         case .unreachable(let url, let why): return "\(url) could not be reached: \(why)"
         case .notIMGAPI(let url, let why): return "\(url) is not an IMGAPI server: \(why)"
-        case .server(let status, let path, let body):
+        case .server(let status, let url, let body):
             let object = body?.objectValue
             let code = object?["code"]?.stringValue ?? "HTTP \(status)"
             let message = object?["message"]?.stringValue.map { ": \($0)" } ?? ""
-            return "\(path): \(code)\(message)"
+            return "\(url): \(code)\(message)"
         case .corruptFile(let why): return why
         }
     }

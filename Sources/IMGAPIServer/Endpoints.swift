@@ -1,12 +1,15 @@
 import Hummingbird
 import IMGAPI
 import ImageStore
+import Mirror
 
 /// The IMGAPI endpoints, grouped in extensions by resource (ping, images, image files).
 struct Endpoints: Sendable {
     let configuration: ServerConfiguration
     let repository: ImageRepository
     let authenticator: Authenticator
+    let remoteImport: RemoteImport
+    let jobs: ImportJobs
 
     var mode: ServerMode { configuration.mode }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import IMGAPI
 import ImageStore
 import Logging
+import Mirror
 import NIOCore
 
 /// Builds the running server from its configuration: storage opened, housekeeping done.
@@ -27,7 +28,8 @@ public enum IMGAPIApplication {
         let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"))
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
-            authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore))
+            authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),
+            remoteImport: RemoteImport(repository: repository), jobs: ImportJobs())
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         return Application(

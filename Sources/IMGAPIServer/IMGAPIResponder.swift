@@ -62,6 +62,7 @@ struct IMGAPIResponder: HTTPResponder {
         case (.image(let uuid), _): return try await endpoints.getImage(uuid, call)
         case (.imageFile(let uuid), .put): return try await endpoints.addImageFile(uuid, call)
         case (.imageFile(let uuid), _): return try await endpoints.getImageFile(uuid, call)
+        case (.job(let uuid), _): return try await endpoints.getJob(uuid)
         }
     }
 }

@@ -52,7 +52,7 @@ extension Endpoints {
         return .json(view(try await repository.add(record), call), etag: true)
     }
 
-    /// `POST /images/:uuid?action=...`: import, activate, enable, disable, channel-add.
+    /// `POST /images/:uuid?action=...`: import, import-remote, activate, enable, disable, channel-add.
     func imageAction(_ uuid: String, _ call: Call) async throws -> Response {
         try await authenticator.authorizeWrite(call.request, from: call.remote)
         guard let action = call.query.value("action"), !action.isEmpty else {
@@ -63,9 +63,14 @@ extension Endpoints {
         let channel = try channel(call, forRead: false)
         let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
         switch action {
+        case "import-remote":
+            return try await importRemote(uuid, account: account, call)
         case "import":
             // AdminImportImage: what `imgadm publish` sends. Operators only, so no `account`.
             guard account == nil else { throw IMGAPIError.operatorOnly() }
+            if let source = try sourceClient(call) {
+                return try await importFromSource(uuid, source: source, channel: channel, call)
+            }
             var record = try ImageDraft.forImport(uuid: uuid, body: body ?? .object(JSONObject()), mode: mode)
             if let name = channel.name { record["channels"] = .array([.string(name)]) }
             return .json(view(try await repository.add(record), call), etag: true)

@@ -73,8 +73,14 @@ extension Endpoints {
     /// `PUT /images/:uuid/file` (AddImageFile): the body is streamed to disk and digested in one
     /// pass, never parsed (stock imgadm labels it `application/json`). Size and checksums are
     /// verified before the file enters the store; nothing changes when they do not match.
+    /// With `source=URL` the file is pulled from that IMGAPI server instead.
     func addImageFile(_ uuid: String, _ call: Call) async throws -> Response {
         try await authenticator.authorizeWrite(call.request, from: call.remote)
+        if let source = try sourceClient(call) {
+            _ = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: false), mustOwn: true)
+            try await repository.checkFileAcceptable(uuid)
+            return try await addImageFileFromSource(uuid, source: source, call)
+        }
         let compression = try Self.compression(call.query.value("compression"))
         let sha1 = try Self.hexParameter(call.query.value("sha1"), field: "sha1", length: 40)
         let sha256 = try Self.hexParameter(call.query.value("sha256"), field: "sha256", length: 64)

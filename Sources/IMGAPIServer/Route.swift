@@ -9,6 +9,8 @@ enum Route: Equatable {
     case images
     case image(String)
     case imageFile(String)
+    /// `/jobs/:uuid`: remote import jobs (ours).
+    case job(String)
 
     init?(path: String) {
         var path = Substring(path)
@@ -21,6 +23,7 @@ enum Route: Equatable {
         case 1 where parts[0] == "channels": self = .channels
         case 1 where parts[0] == "images": self = .images
         case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
+        case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(parts[1])
         case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
         default: return nil
         }
@@ -28,7 +31,7 @@ enum Route: Equatable {
 
     var allowedMethods: [HTTPRequest.Method] {
         switch self {
-        case .ping, .channels: return [.get, .head]
+        case .ping, .channels, .job: return [.get, .head]
         case .images: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]

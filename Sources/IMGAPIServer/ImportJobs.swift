@@ -1,0 +1,74 @@
+import Foundation
+import IMGAPI
+
+/// Remote imports running in this server (`action=import-remote`), reported by
+/// `GET /jobs/:uuid`. Kept in memory: a restart forgets them, and what an interrupted
+/// job had not finished is removed at start like any interrupted upload.
+actor ImportJobs {
+    enum State: String { case running, succeeded, failed }
+
+    struct Job {
+        let uuid: String
+        let imageUUID: String
+        let source: String
+        let started: Int64
+        var state = State.running
+        /// Images of the origin chain to copy, and how many are done.
+        var total: Int
+        var done = 0
+        /// Bytes received of the file being copied, and of finished files.
+        var bytes: Int64 = 0
+        var finishedBytes: Int64 = 0
+        var finished: Int64?
+        var error: IMGAPIError?
+
+        var json: JSONValue {
+            var object = JSONObject([
+                ("uuid", .string(uuid)), ("name", .string("import-remote-image")),
+                ("image_uuid", .string(imageUUID)), ("source", .string(source)), ("state", .string(state.rawValue)),
+                ("progress", .object(JSONObject([
+                    ("images_total", .number(Double(total))), ("images_done", .number(Double(done))),
+                    ("bytes", .number(Double(finishedBytes + bytes))),
+                ]))),
+                ("started_at", .string(Timestamp.iso8601(milliseconds: started))),
+            ])
+            if let finished { object["finished_at"] = .string(Timestamp.iso8601(milliseconds: finished)) }
+            if let error {
+                object["error"] = .object(JSONObject([("code", .string(error.code)), ("message", .string(error.message))]))
+            }
+            return .object(object)
+        }
+    }
+
+    private var jobs: [String: Job] = [:]
+
+    func start(imageUUID: String, source: String, total: Int) -> String {
+        let uuid = ImageUUID.random()
+        jobs[uuid] = Job(uuid: uuid, imageUUID: imageUUID, source: source, started: Self.now(), total: total)
+        return uuid
+    }
+
+    func received(_ job: String, bytes: Int64) {
+        jobs[job]?.bytes = bytes
+    }
+
+    func imageDone(_ job: String) {
+        guard var entry = jobs[job] else { return }
+        entry.done += 1
+        entry.finishedBytes += entry.bytes
+        entry.bytes = 0
+        jobs[job] = entry
+    }
+
+    func finish(_ job: String, error: IMGAPIError?) {
+        jobs[job]?.state = error == nil ? .succeeded : .failed
+        jobs[job]?.error = error
+        jobs[job]?.finished = Self.now()
+    }
+
+    func json(_ job: String) -> JSONValue? {
+        jobs[job]?.json
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
