@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         ]),
         .executableTarget(name: "imgapid", dependencies: [
-            "IMGAPIServer", "HTTPSignature", "ImageStore",
+            "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "IMGAPIServerTests", dependencies: [
             "imgapid", "IMGAPI", "HTTPSignature",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
     ]
 )

@@ -9,7 +9,7 @@ public struct ListImagesQuery: Sendable, Equatable {
         case exact(String)
         case substring(String)
 
-        init(_ raw: String) {
+        public init(_ raw: String) {
             self = raw.hasPrefix("~") ? .substring(String(raw.dropFirst())) : .exact(raw)
         }
     }

@@ -18,11 +18,16 @@ public struct IMGAPIClient: Sendable {
     let http: HTTPClient
 
     /// Shared HTTP client: redirects not followed (a mirror must not be sent elsewhere silently),
-    /// no automatic decompression (image files are compressed on purpose).
-    public static let sharedHTTPClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-        redirectConfiguration: .disallow,
-        timeout: .init(connect: .seconds(15), read: .seconds(300)),
-        decompression: .disabled))
+    /// no automatic decompression (image files are compressed on purpose), and a refused
+    /// connection reported at once: callers retry with their own backoff.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(15), read: .seconds(300)),
+            decompression: .disabled)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// `url` is a source URL as operators write it, optionally with `?channel=NAME`.
     public init(url: String, signer: RequestSigner? = nil, userAgent: String = "imgapid",

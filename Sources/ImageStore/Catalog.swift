@@ -18,7 +18,9 @@ public final class Catalog: Sendable {
     private let pool: DatabasePool
     public let mode: ServerMode
 
-    public init(path: String, mode: ServerMode) throws {
+    /// Opens (creating, migrating) the catalog. A nil `mode` keeps the mode the catalog was
+    /// last used with (public for a new one): what tools beside the server, such as the mirror, want.
+    public init(path: String, mode: ServerMode?) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             // An acknowledged write must survive a power loss, not only a process crash.
@@ -26,8 +28,12 @@ public final class Catalog: Sendable {
         }
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
-        self.mode = mode
         try CatalogSchema.migrator.migrate(pool)
+        let recorded = try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = 'render_mode'").flatMap(ServerMode.init(rawValue:))
+        }
+        let mode = mode ?? recorded ?? .public
+        self.mode = mode
         try pool.writeWithoutTransaction { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
     }
 
@@ -51,6 +57,24 @@ public final class Catalog: Sendable {
             return try String.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)).compactMap {
                 try? JSONValue.parse(Array($0.utf8)).objectValue
             }
+        }
+    }
+
+    /// Images this catalog copied from `source` with `imgapid mirror`.
+    public func mirroredImages(from source: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT uuid FROM image_mirror_source WHERE source = ? ORDER BY uuid", arguments: [source])
+        }
+    }
+
+    /// A stored file with this sha1, if any image has one: its bytes need not be fetched again.
+    public func file(withSHA1 sha1: String) async throws -> ImageFile? {
+        try await pool.read { db in
+            let entries = try String.fetchAll(db, sql: """
+                SELECT f.value FROM image, json_each(image.record, '$.files') AS f
+                WHERE json_valid(image.record) AND json_extract(f.value, '$.sha1') = ? LIMIT 1
+                """, arguments: [sha1])
+            return entries.lazy.compactMap { try? JSONValue.parse(Array($0.utf8)) }.compactMap(ImageFile.init).first
         }
     }
 

@@ -84,6 +84,17 @@ enum CatalogSchema {
                     WHERE json_valid(image.record) AND c.type = 'text';
                 """)
         }
+        migrator.registerMigration("v4-mirror-sources") { db in
+            // Which upstream a mirrored image came from, for `imgapid mirror --prune`. No
+            // cascade: `save` replaces image rows, and this row must outlive that.
+            try db.execute(sql: """
+                CREATE TABLE image_mirror_source (
+                    uuid TEXT PRIMARY KEY NOT NULL,
+                    source TEXT NOT NULL
+                );
+                CREATE INDEX image_mirror_source_source ON image_mirror_source(source);
+                """)
+        }
         return migrator
     }
 }

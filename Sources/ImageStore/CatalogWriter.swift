@@ -82,6 +82,12 @@ public struct CatalogWriter {
 
     public func delete(_ uuid: String) throws {
         try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
+        try db.execute(sql: "DELETE FROM image_mirror_source WHERE uuid = ?", arguments: [uuid])
+    }
+
+    /// Records that the image was copied from `source` by the mirror.
+    public func recordMirrorSource(_ uuid: String, _ source: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO image_mirror_source (uuid, source) VALUES (?, ?)", arguments: [uuid, source])
     }
 
     /// The string a `tag.KEY=VALUE` filter compares with: numbers and booleans in their

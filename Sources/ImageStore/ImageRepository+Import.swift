@@ -2,13 +2,22 @@ import Foundation
 import IMGAPI
 
 extension ImageRepository {
-    /// Adds an image copied from another server together with its verified file, in the
-    /// state it had there (`activated`, `disabled` as recorded in `record`), all in one
-    /// catalog transaction: the image is never visible without its file.
-    public func addImported(_ record: JSONObject, staged: StagedBlob, compression: String, datasetGUID: String?,
-                            expected: FileExpectation) async throws -> StoredImage {
+    /// The file of an image copied from another server.
+    public enum ImportedFile: Sendable {
+        /// Bytes just received, to verify and install.
+        case staged(StagedBlob, expected: FileExpectation)
+        /// The same bytes (same sha1) already stored for another image.
+        case existing(ImageFile)
+    }
+
+    /// Adds an image copied from another server together with its file, in the state it had
+    /// there (`activated`, `disabled` as recorded in `record`), all in one catalog
+    /// transaction: the image is never visible without its file. `mirroredFrom` records the
+    /// upstream for `imgapid mirror --prune`.
+    public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
+                            mirroredFrom: String? = nil) async throws -> StoredImage {
         do {
-            try Self.verify(staged.digests, against: expected)
+            if case .staged(let staged, let expected) = source { try Self.verify(staged.digests, against: expected) }
             let blobs = self.blobs
             return try await catalog.exclusive { catalog in
                 var record = record
@@ -17,19 +26,34 @@ extension ImageRepository {
                 if let origin = record["origin"]?.stringValue, try !catalog.exists(origin) {
                     throw IMGAPIError.originDoesNotExist(origin)
                 }
-                let file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
+                var file: ImageFile
+                switch source {
+                case .staged(let staged, _):
+                    file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
                                      contentMD5: staged.digests.contentMD5, size: staged.digests.size,
                                      compression: compression, datasetGUID: datasetGUID,
                                      mtime: Int64(Date().timeIntervalSince1970 * 1000))
+                    try blobs.install(staged)
+                case .existing(let stored):
+                    guard try catalog.references(toBlob: stored.sha256) > 0 else {
+                        throw IMGAPIError.storageIsDown("the stored copy of file \(stored.sha1) went away")
+                    }
+                    file = stored
+                    file.compression = compression
+                    file.datasetGUID = datasetGUID
+                }
                 record["files"] = .array([file.json])
                 let activated = record["activated"]?.boolValue ?? false
                 let disabled = record["disabled"]?.boolValue ?? false
                 record["state"] = .string(ImageState.derive(activated: activated, disabled: disabled).rawValue)
-                try blobs.install(staged)
-                return try catalog.transaction { try catalog.save(record) }
+                return try catalog.transaction {
+                    let stored = try catalog.save(record)
+                    if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
+                    return stored
+                }
             }
         } catch {
-            await blobs.discard(staged)
+            if case .staged(let staged, _) = source { await blobs.discard(staged) }
             throw error
         }
     }

@@ -10,11 +10,12 @@ public final class ImageRepository: Sendable {
     public let mode: ServerMode
 
     /// Opens (creating when new) the storage directory. Blocking: call at start-up.
-    public init(storage: String, mode: ServerMode) throws {
+    /// A nil `mode` keeps the catalog's recorded mode (see `Catalog.init`).
+    public init(storage: String, mode: ServerMode?) throws {
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         blobs = try BlobStore(root: storage)
         catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
-        self.mode = mode
+        self.mode = catalog.mode
     }
 
     /// Removes uploads a crash interrupted and blobs no image references.

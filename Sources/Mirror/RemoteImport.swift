@@ -21,7 +21,7 @@ public struct RemoteImport: Sendable {
     public func manifest(_ uuid: String, from client: IMGAPIClient) async throws -> UpstreamImage {
         do {
             guard let manifest = try await client.image(uuid) else {
-                throw IMGAPIError.remoteSource("image \(uuid) not found on \(client.baseURL)")
+                throw Self.notFoundUpstream(uuid, client)
             }
             return UpstreamImage(manifest)
         } catch let error as IMGAPIClientError {
@@ -55,15 +55,31 @@ public struct RemoteImport: Sendable {
         return chain.reversed()
     }
 
+    /// A `RemoteSourceError` naming the uuid as not found: retrying will not help.
+    static func notFoundUpstream(_ uuid: String, _ client: IMGAPIClient) -> IMGAPIError {
+        IMGAPIError(status: 503, code: "RemoteSourceError", message: "image \(uuid) not found on \(client.baseURL)",
+                    errors: [FieldError(field: "uuid", code: "NotFound")])
+    }
+
+    /// Whether a failed copy may succeed if tried again: the upstream was unreachable, broke
+    /// off or answered 5xx, as opposed to a missing image or a file that does not match.
+    public static func isTransient(_ error: any Error) -> Bool {
+        if let error = error as? IMGAPIClientError { return error.isTransient }
+        guard let error = error as? IMGAPIError, error.code == "RemoteSourceError" else { return false }
+        return !(error.errors ?? []).contains { $0.code == "NotFound" }
+    }
+
     static func originIsNotActive(_ uuid: String) -> IMGAPIError {
         IMGAPIError(status: 422, code: "OriginIsNotActive", message: "origin image \(uuid) is not active")
     }
 
     /// Copies one image whose origin (if any) is already here. `keepOwner` keeps the
-    /// upstream owner (mirrors); otherwise the owner is the zero uuid, as AdminImportImage sets it.
+    /// upstream owner (mirrors); otherwise the owner is the zero uuid, as AdminImportImage
+    /// sets it. A file already stored (same sha1 and size) is not fetched again. With
+    /// `resumable`, a download that breaks off keeps its bytes for the next attempt.
     @discardableResult
-    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool,
-                     progress: Progress? = nil) async throws -> StoredImage {
+    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, mirroredFrom: String? = nil,
+                     resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
         if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
         var record = try ImageDraft.forImport(uuid: image.uuid, body: .object(image.manifest), mode: repository.mode)
         if keepOwner, let owner = image.manifest["owner"], owner.stringValue.map(ImageUUID.isValid) == true {
@@ -71,10 +87,16 @@ public struct RemoteImport: Sendable {
         }
         record["activated"] = .bool(true)
         record["disabled"] = .bool(image.state == ImageState.disabled.rawValue)
-        let staged = try await stageFile(of: image, from: client, progress: progress)
+        let compression = image.compression ?? "none"
+        if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size {
+            return try await repository.addImported(record, file: .existing(stored), compression: compression,
+                                                    datasetGUID: image.datasetGUID, mirroredFrom: mirroredFrom)
+        }
+        let staged = resumable ? try await stageResumably(image, from: client, progress: progress)
+                               : try await stageFile(of: image, from: client, progress: progress)
         return try await repository.addImported(
-            record, staged: staged, compression: image.compression ?? "none", datasetGUID: image.datasetGUID,
-            expected: .init(sha1: image.sha1, size: image.size))
+            record, file: .staged(staged, expected: .init(sha1: image.sha1, size: image.size)),
+            compression: compression, datasetGUID: image.datasetGUID, mirroredFrom: mirroredFrom)
     }
 
     /// Streams the upstream file of `image` into `uploads/`, digesting it; refuses a file
@@ -82,25 +104,55 @@ public struct RemoteImport: Sendable {
     /// sha1 and size when it adopts the staged file.
     public func stageFile(of image: UpstreamImage, from client: IMGAPIClient,
                           progress: Progress? = nil) async throws -> StagedBlob {
-        let response: IMGAPIClient.StreamedResponse
-        do {
-            response = try await client.downloadFile(image.uuid).response
-        } catch let error as IMGAPIClientError {
-            throw IMGAPIError.remoteSource("\(error)")
-        }
-        let expectedSize = image.size ?? BlobStore.maximumFileSize
-        let counted = ProgressReportingBody(base: response.body, progress: progress)
+        let response = try await download(image, from: client, offset: 0).response
         let staged: StagedBlob
         do {
-            staged = try await repository.blobs.receive(counted, maxSize: expectedSize)
+            staged = try await repository.blobs.receive(ProgressReportingBody(base: response.body, progress: progress),
+                                                        maxSize: image.size ?? BlobStore.maximumFileSize)
         } catch let error as IMGAPIError where error.code == "Upload" {
             throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) broke off or is too long: \(error.message)")
         }
-        if let md5 = response.headers.first(name: "Content-MD5"), md5 != staged.digests.contentMD5 {
-            await repository.blobs.discard(staged)
-            throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) does not match its Content-MD5")
-        }
+        try await checkContentMD5(response, staged, image, client)
         return staged
+    }
+
+    /// Like `stageFile`, but continues from the bytes an earlier attempt kept (with `Range`,
+    /// when the upstream honours it) and keeps what arrives if the transfer breaks off.
+    func stageResumably(_ image: UpstreamImage, from client: IMGAPIClient, progress: Progress?) async throws -> StagedBlob {
+        let key = (image.sha1 ?? "").lowercased()
+        let kept = repository.blobs.partialSize(key)
+        let (response, partial) = try await download(image, from: client, offset: kept)
+        let start = partial ? kept : 0
+        let counted: Progress? = progress.map { report in { @Sendable bytes in report(start + bytes) } }
+        let body = ProgressReportingBody(base: response.body, progress: counted)
+        let staged: StagedBlob
+        do {
+            staged = try await repository.blobs.receivePartial(key, from: start, body,
+                                                               maxSize: image.size ?? BlobStore.maximumFileSize)
+        } catch let error as IMGAPIError {
+            throw IMGAPIError.download("the file of \(image.uuid) from \(client.baseURL): \(error.message)")
+        } catch {
+            throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) broke off: \(error)")
+        }
+        if !partial { try await checkContentMD5(response, staged, image, client) }
+        return staged
+    }
+
+    private func download(_ image: UpstreamImage, from client: IMGAPIClient,
+                          offset: Int64) async throws -> (response: IMGAPIClient.StreamedResponse, partial: Bool) {
+        do {
+            return try await client.downloadFile(image.uuid, from: offset)
+        } catch let error as IMGAPIClientError {
+            throw IMGAPIError.remoteSource("\(error)")
+        }
+    }
+
+    /// The whole file's `Content-MD5`, when the upstream sends one, must match what arrived.
+    private func checkContentMD5(_ response: IMGAPIClient.StreamedResponse, _ staged: StagedBlob, _ image: UpstreamImage,
+                                 _ client: IMGAPIClient) async throws {
+        guard let md5 = response.headers.first(name: "Content-MD5"), md5 != staged.digests.contentMD5 else { return }
+        await repository.blobs.discard(staged)
+        throw IMGAPIError.download("the file of \(image.uuid) from \(client.baseURL) does not match its Content-MD5")
     }
 }
 

@@ -1,0 +1,268 @@
+import Foundation
+import IMGAPI
+import IMGAPIClient
+import ImageStore
+
+/// One run of `imgapid mirror`: for each upstream, list its catalog (paged as imgadm
+/// pages), select images, and copy each one missing here with its origin chain, base
+/// first, keeping upstream identity. Failed images are reported and do not stop the rest.
+public struct MirrorRun: Sendable {
+    public struct Options: Sendable {
+        /// Upstream IMGAPI URLs, each optionally with `?channel=`.
+        public var sources: [String]
+        public var filter: MirrorFilter
+        /// Sent upstream as `?channel=` (overrides a channel in the URL).
+        public var channel: String?
+        /// Images copied at the same time.
+        public var concurrency: Int
+        public var dryRun: Bool
+        /// Delete local images mirrored from a source that the source no longer has.
+        public var prune: Bool
+        /// Attempts per image for transient failures (network, 5xx), with growing pauses.
+        public var attempts: Int
+        public var retryPause: Duration
+
+        public init(sources: [String], filter: MirrorFilter = MirrorFilter(), channel: String? = nil, concurrency: Int = 2,
+                    dryRun: Bool = false, prune: Bool = false, attempts: Int = 4, retryPause: Duration = .seconds(1)) {
+            self.sources = sources
+            self.filter = filter
+            self.channel = channel
+            self.concurrency = concurrency
+            self.dryRun = dryRun
+            self.prune = prune
+            self.attempts = attempts
+            self.retryPause = retryPause
+        }
+    }
+
+    /// What happened to one image.
+    public struct Outcome: Sendable {
+        public enum Result: String, Sendable {
+            case copied, present, wouldCopy = "would-copy", pruned, wouldPrune = "would-prune", failed
+        }
+        public var uuid: String
+        public var name: String
+        public var version: String
+        public var source: String
+        public var result: Result
+        public var bytes: Int64
+        public var error: String?
+
+        public var json: JSONValue {
+            var object = JSONObject([
+                ("uuid", .string(uuid)), ("name", .string(name)), ("version", .string(version)), ("source", .string(source)),
+                ("result", .string(result.rawValue)), ("bytes", .number(Double(bytes))),
+            ])
+            if let error { object["error"] = .string(error) }
+            return .object(object)
+        }
+    }
+
+    /// Progress as the run goes, for a display.
+    public enum Event: Sendable {
+        case listed(source: String, selected: Int, toCopy: Int, bytes: Int64)
+        case received(uuid: String, bytes: Int64)
+        case finished(Outcome)
+        case sourceFailed(source: String, error: String)
+    }
+
+    public struct Report: Sendable {
+        public var outcomes: [Outcome] = []
+        /// Sources that could not be listed.
+        public var failedSources: [(source: String, error: String)] = []
+        public var succeeded: Bool { failedSources.isEmpty && !outcomes.contains { $0.result == .failed } }
+
+        public func count(_ result: Outcome.Result) -> Int { outcomes.filter { $0.result == result }.count }
+
+        public var json: JSONValue {
+            .object(JSONObject([
+                ("ok", .bool(succeeded)),
+                ("copied", .number(Double(count(.copied)))), ("present", .number(Double(count(.present)))),
+                ("failed", .number(Double(count(.failed)))), ("pruned", .number(Double(count(.pruned)))),
+                ("bytes", .number(Double(outcomes.filter { $0.result == .copied }.map(\.bytes).reduce(0, +)))),
+                ("images", .array(outcomes.map(\.json))),
+                ("source_errors", .array(failedSources.map {
+                    .object(JSONObject([("source", .string($0.source)), ("error", .string($0.error))]))
+                })),
+            ]))
+        }
+    }
+
+    let repository: ImageRepository
+    let options: Options
+    let events: @Sendable (Event) -> Void
+    let fileLocks = KeyedLock()
+
+    public init(repository: ImageRepository, options: Options, events: @escaping @Sendable (Event) -> Void = { _ in }) {
+        self.repository = repository
+        self.options = options
+        self.events = events
+    }
+
+    public func run() async -> Report {
+        var report = Report()
+        for source in options.sources {
+            do {
+                let client = try client(for: source)
+                report.outcomes += try await mirror(client)
+                if options.prune { report.outcomes += try await prune(client) }
+            } catch {
+                report.failedSources.append((source, "\(error)"))
+                events(.sourceFailed(source: source, error: "\(error)"))
+            }
+        }
+        return report
+    }
+
+    func client(for source: String) throws -> IMGAPIClient {
+        var url = source
+        if let channel = options.channel, var components = URLComponents(string: source) {
+            components.queryItems = (components.queryItems ?? []).filter { $0.name != "channel" } + [URLQueryItem(name: "channel", value: channel)]
+            url = components.string ?? source
+        }
+        return try IMGAPIClient(url: url, userAgent: "imgapid-mirror")
+    }
+
+    /// The source's identity in the catalog: its URL as given, channel included.
+    func sourceKey(_ client: IMGAPIClient) -> String {
+        client.baseURL + (client.channel.map { "?channel=\($0)" } ?? "")
+    }
+
+    private func mirror(_ client: IMGAPIClient) async throws -> [Outcome] {
+        let listed = try await retrying { try await client.listImages(query: ["state=all"]) }.map(UpstreamImage.init)
+        let selected = options.filter.select(listed)
+        let importer = RemoteImport(repository: repository)
+        var present: [UpstreamImage] = []
+        var chains: [[UpstreamImage]] = []
+        var planned = Set<String>()
+        var failures: [Outcome] = []
+        for image in selected {
+            if try await repository.catalog.image(image.uuid) != nil {
+                present.append(image)
+                continue
+            }
+            do {
+                let chain = try await retrying {
+                    try await importer.missingChain(of: image, from: client, requireActiveOrigins: false)
+                }.filter { !planned.contains($0.uuid) }
+                planned.formUnion(chain.map(\.uuid))
+                chains.append(chain)
+            } catch {
+                failures.append(outcome(image, client, .failed, error: "\(error)"))
+            }
+        }
+        let toCopy = chains.joined()
+        events(.listed(source: client.baseURL, selected: selected.count, toCopy: toCopy.count,
+                       bytes: toCopy.compactMap(\.size).reduce(0, +)))
+        var outcomes = present.map { outcome($0, client, .present) } + failures
+        failures.forEach { events(.finished($0)) }
+        present.forEach { events(.finished(outcome($0, client, .present))) }
+        if options.dryRun {
+            let planned = toCopy.map { outcome($0, client, .wouldCopy, bytes: $0.size ?? 0) }
+            planned.forEach { events(.finished($0)) }
+            return outcomes + planned
+        }
+        outcomes += await copy(chains, from: client, importer: importer)
+        return outcomes
+    }
+
+    /// Copies the chains, `concurrency` at a time; within a chain, base first, and a failed
+    /// image fails the images above it.
+    private func copy(_ chains: [[UpstreamImage]], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
+        await withTaskGroup(of: [Outcome].self) { group in
+            var pending = chains.makeIterator()
+            var results: [Outcome] = []
+            func startNext() {
+                guard let chain = pending.next() else { return }
+                group.addTask { await copyChain(chain, from: client, importer: importer) }
+            }
+            for _ in 0..<max(1, options.concurrency) { startNext() }
+            while let finished = await group.next() {
+                results += finished
+                startNext()
+            }
+            return results
+        }
+    }
+
+    private func copyChain(_ chain: [UpstreamImage], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
+        var outcomes: [Outcome] = []
+        var failedBelow: String?
+        for image in chain {
+            let result: Outcome
+            if let failedBelow {
+                result = outcome(image, client, .failed, error: "its origin \(failedBelow) could not be copied")
+            } else {
+                do {
+                    // One copy per file content at a time: the second finds the first's file stored.
+                    try await fileLocks.withLock(image.sha1 ?? image.uuid) {
+                        try await retrying {
+                            try await importer.copy(image, from: client, keepOwner: true, mirroredFrom: sourceKey(client),
+                                                    resumable: true) { bytes in events(.received(uuid: image.uuid, bytes: bytes)) }
+                        }
+                    }
+                    result = outcome(image, client, .copied, bytes: image.size ?? 0)
+                } catch let error as IMGAPIError where error.code == "ImageUuidAlreadyExists" {
+                    result = outcome(image, client, .present)
+                } catch {
+                    failedBelow = image.uuid
+                    result = outcome(image, client, .failed, error: (error as? IMGAPIError)?.message ?? "\(error)")
+                }
+            }
+            events(.finished(result))
+            outcomes.append(result)
+        }
+        return outcomes
+    }
+
+    /// Local images mirrored from this source that it no longer has (confirmed one by one
+    /// with GetImage, so an image merely hidden from the listing stays), newest first so
+    /// children go before their origins.
+    private func prune(_ client: IMGAPIClient) async throws -> [Outcome] {
+        var gone: [StoredImage] = []
+        for uuid in try await repository.catalog.mirroredImages(from: sourceKey(client)) {
+            guard try await retrying({ try await client.image(uuid) }) == nil,
+                  let local = try await repository.catalog.image(uuid) else { continue }
+            gone.append(local)
+        }
+        gone.sort { Self.published($0) > Self.published($1) }
+        var outcomes: [Outcome] = []
+        for image in gone {
+            let record = UpstreamImage(image.record)
+            var result = outcome(record, client, options.dryRun ? .wouldPrune : .pruned)
+            if !options.dryRun {
+                do { try await repository.delete(image.uuid) } catch {
+                    result = outcome(record, client, .failed, error: "not pruned: \((error as? IMGAPIError)?.message ?? "\(error)")")
+                }
+            }
+            events(.finished(result))
+            outcomes.append(result)
+        }
+        return outcomes
+    }
+
+    static func published(_ image: StoredImage) -> Int64 {
+        image.record["published_at"]?.stringValue.flatMap(Timestamp.milliseconds(fromISO8601:)) ?? 0
+    }
+
+    private func outcome(_ image: UpstreamImage, _ client: IMGAPIClient, _ result: Outcome.Result, bytes: Int64 = 0,
+                         error: String? = nil) -> Outcome {
+        Outcome(uuid: image.uuid, name: image.manifest["name"]?.stringValue ?? "", version: image.manifest["version"]?.stringValue ?? "",
+                source: sourceKey(client), result: result, bytes: bytes, error: error)
+    }
+
+    /// Runs `body` up to `options.attempts` times while it fails transiently (network, 5xx),
+    /// pausing 1, 2, 4… × `retryPause` in between.
+    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch {
+                guard attempt < options.attempts, RemoteImport.isTransient(error) else { throw error }
+                try await Task.sleep(for: options.retryPause * (1 << (attempt - 1)))
+                attempt += 1
+            }
+        }
+    }
+}

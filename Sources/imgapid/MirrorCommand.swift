@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import IMGAPI
+import ImageStore
+import Mirror
+
+struct MirrorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mirror",
+        abstract: "Copy images from other IMGAPI servers (images.smartos.org or any IMGAPI) into the local repository.",
+        discussion: """
+            Lists each upstream catalog, selects images with the filters (all given filters must \
+            match; repeated --name and --uuid are alternatives), and copies each missing image \
+            with its whole origin chain, base first, keeping its uuid, owner, publish time and \
+            state. Every file is checked against the upstream sha1 and size (and Content-MD5) \
+            before it is stored. Interrupted downloads resume with Range where the upstream \
+            allows it; transient errors are retried. A second run copies nothing new.
+
+            Run it while `imgapid serve` uses the same --storage, or without the server.
+            Exit status: 0 when every selected image is here, 1 when some image or source failed.
+
+            Example: imgapid mirror --from https://images.smartos.org --name base-64-lts --latest 2
+            """)
+
+    @Option(name: .customLong("from"), help: ArgumentHelp("Upstream IMGAPI URL, optionally with ?channel=NAME (repeatable).", valueName: "url"))
+    var sources: [String] = []
+
+    @Option(name: .customLong("name"), help: ArgumentHelp("Image name, or ~substring (repeatable).", valueName: "name"))
+    var names: [String] = []
+
+    @Option(help: "Only images of this os (smartos, linux, ...).")
+    var os: String?
+
+    @Option(help: "Only images of this type (zone-dataset, lx-dataset, zvol, ...).")
+    var type: String?
+
+    @Option(help: "Channel to read upstream (sent as ?channel=).")
+    var channel: String?
+
+    @Option(help: ArgumentHelp("Only images published at or after this date (ISO 8601, e.g. 2024-01-01).", valueName: "date"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only the newest N versions of each name.", valueName: "n"))
+    var latest: Int?
+
+    @Option(name: .customLong("uuid"), help: ArgumentHelp("Only this image (repeatable).", valueName: "uuid"))
+    var uuids: [String] = []
+
+    @Option(help: ArgumentHelp("Data directory of the local repository.", valueName: "dir"))
+    var storage = "./storage"
+
+    @Option(help: ArgumentHelp("Images copied at the same time.", valueName: "n"))
+    var concurrency = 2
+
+    @Flag(help: "Show what would be copied or pruned; change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Delete local images mirrored from these upstreams that the upstreams no longer have (never images published here).")
+    var prune = false
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard !sources.isEmpty else { throw ValidationError("give at least one --from URL") }
+        guard (1...32).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 32") }
+        if let latest, latest < 1 { throw ValidationError("--latest must be at least 1") }
+        if let since, Timestamp.milliseconds(fromISO8601: since) == nil, Timestamp.milliseconds(fromISO8601: since + "T00:00:00Z") == nil {
+            throw ValidationError("--since \(since): not a date (use 2024-01-31 or 2024-01-31T12:00:00Z)")
+        }
+        for uuid in uuids where !ImageUUID.isValid(uuid) { throw ValidationError("--uuid \(uuid): not an image uuid") }
+    }
+
+    func run() async throws {
+        var filter = MirrorFilter()
+        filter.names = names.map(ListImagesQuery.TextMatch.init)
+        filter.os = os
+        filter.type = type
+        filter.since = since.flatMap { Timestamp.milliseconds(fromISO8601: $0) ?? Timestamp.milliseconds(fromISO8601: $0 + "T00:00:00Z") }
+        filter.latest = latest
+        filter.uuids = uuids
+        let repository = try ImageRepository(storage: storage, mode: nil)
+        let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
+        let options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, concurrency: concurrency,
+                                        dryRun: dryRun, prune: prune)
+        let report = await MirrorRun(repository: repository, options: options, events: display.handle).run()
+        display.finish()
+        if json {
+            print(report.json.prettyPrinted())
+        } else {
+            printSummary(report)
+        }
+        if !report.succeeded { throw ExitCode(1) }
+    }
+
+    func printSummary(_ report: MirrorRun.Report) {
+        for outcome in report.outcomes where outcome.result != .present {
+            let label = outcome.result.rawValue.uppercased()
+            print("\(label) \(outcome.uuid) \(outcome.name)@\(outcome.version)" + (outcome.error.map { ": \($0)" } ?? ""))
+        }
+        for failure in report.failedSources { print("FAILED source \(failure.source): \(failure.error)") }
+        let bytes = report.outcomes.filter { $0.result == .copied }.map(\.bytes).reduce(0, +)
+        print("\(report.count(.copied)) copied (\(MirrorProgress.size(bytes))), \(report.count(.present)) already here, "
+              + "\(report.count(.failed)) failed" + (prune ? ", \(report.count(.pruned)) pruned" : "")
+              + (dryRun ? " (dry run: \(report.count(.wouldCopy)) would be copied, \(report.count(.wouldPrune)) pruned)" : ""))
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import IMGAPI
+import XCTest
+
+/// `imgapid mirror` from a real upstream imgapid (and a scripted faulty one) into a local
+/// storage directory, then read back through a real server on that storage.
+final class MirrorTests: XCTestCase {
+    var upstream: ServerProcess!
+    var up: TestClient!
+    /// The mirror's storage; `local` is a server (not started until needed) on it.
+    var local: ServerProcess!
+
+    let base = "a1000000-0000-4000-8000-000000000001"
+    let app = "a1000000-0000-4000-8000-000000000002"
+    let linux = "a1000000-0000-4000-8000-000000000003"
+    let owner = "0ab0c000-0000-4000-8000-000000000000"
+
+    override func setUp() async throws {
+        upstream = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try upstream.start()
+        up = TestClient(upstream)
+        local = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+    }
+
+    override func tearDown() async throws {
+        upstream.stop()
+        local.stop()
+    }
+
+    /// base (owned by `owner`, created with CreateImage) ← app; linux beside them.
+    /// The base is then disabled upstream: only its child's chain brings it.
+    func publishCatalog() async throws -> [String: [UInt8]] {
+        var files: [String: [UInt8]] = [:]
+        let created = try await up.postJSON("/images", """
+            {"v": 2, "owner": "\(owner)", "name": "base", "version": "1", "type": "zone-dataset", "os": "smartos",
+             "description": "created upstream"}
+            """)
+        expect(created, status: 200)
+        let createdUUID = try XCTUnwrap(created.object()["uuid"]?.stringValue)
+        files[createdUUID] = Fixture.bytes(200_000, seed: 1)
+        expect(try await up.putFile(createdUUID, files[createdUUID]!, query: "compression=gzip"), status: 200)
+        expect(try await up.postJSON("/images/\(createdUUID)?action=activate", "{}"), status: 200)
+        files[app] = Fixture.bytes(150_000, seed: 2)
+        try await up.publish(app, name: "app", version: "2.0", extra: "\"origin\": \"\(createdUUID)\", \"published_at\": \"2030-02-01T00:00:00Z\"",
+                             file: files[app]!)
+        files[linux] = Fixture.bytes(100_000, seed: 3)
+        try await up.publish(linux, name: "ubuntu", version: "20.04", os: "linux", type: "lx-dataset",
+                             extra: #""published_at": "2030-03-01T00:00:00Z""#, file: files[linux]!)
+        expect(try await up.postJSON("/images/\(createdUUID)?action=disable", "{}"), status: 200)
+        return files
+    }
+
+    /// Runs `imgapid mirror --json` into the local storage; returns exit status and summary.
+    func mirror(_ arguments: [String], from source: String? = nil) throws -> (status: Int32, summary: JSONObject) {
+        let result = try ServerProcess.run(["mirror", "--from", source ?? upstream.baseURL, "--storage", local.storage.path,
+                                            "--json"] + arguments)
+        guard let summary = try? JSONValue.parse(Array(result.output.utf8)).objectValue else {
+            throw TestFailure("mirror output is not a JSON summary (\(result.status)): \(result.output)")
+        }
+        return (result.status, summary)
+    }
+
+    static func results(_ summary: JSONObject) -> [String: String] {
+        var results: [String: String] = [:]
+        for item in summary["images"]?.arrayValue ?? [] {
+            if let o = item.objectValue, let uuid = o["uuid"]?.stringValue { results[uuid] = o["result"]?.stringValue }
+        }
+        return results
+    }
+
+    func fileDownloads() -> Int {
+        upstream.logLines.filter { $0.contains("\"method\":\"GET\"") && $0.contains("/file") }.count
+    }
+
+    func testOriginChainIdentityAndIdempotence() async throws {
+        let files = try await publishCatalog()
+        let baseUUID = try XCTUnwrap(files.keys.first { $0 != app && $0 != linux })
+        let run = try mirror(["--name", "app"])
+        XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
+        XCTAssertEqual(Self.results(run.summary), [baseUUID: "copied", app: "copied"], "the origin comes along")
+
+        try local.start()
+        let client = TestClient(local)
+        for uuid in [baseUUID, app] {
+            let theirs = try await up.get("/images/\(uuid)").object()
+            let ours = try await client.get("/images/\(uuid)").object()
+            XCTAssertEqual(ours, theirs, "identical manifest, owner and state included: \(uuid)")
+            let download = try await client.get("/images/\(uuid)/file")
+            XCTAssertEqual(download.body, files[uuid]!)
+        }
+        let copiedBase = try await client.get("/images/\(baseUUID)").object()
+        XCTAssertEqual(copiedBase["state"], .string("disabled"))
+        XCTAssertEqual(copiedBase["owner"], .string(owner))
+        expect(try await client.get("/images/\(linux)"), status: 404)
+
+        let downloads = fileDownloads()
+        let again = try mirror(["--name", "app"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(again.summary["copied"], .number(0))
+        XCTAssertEqual(fileDownloads(), downloads, "a second run transfers no file")
+    }
+
+    func testFiltersChooseImages() async throws {
+        _ = try await publishCatalog()
+        for (arguments, expected) in [
+            (["--os", "linux"], [linux]),
+            (["--name", "~u"], [linux]),
+            (["--type", "zone-dataset"], [app]),
+            (["--since", "2030-02-15"], [linux]),
+            (["--uuid", app, "--uuid", linux], [app, linux]),
+            (["--name", "app", "--name", "ubuntu", "--os", "linux"], [linux]),
+            (["--latest", "1"], [app, linux]),
+        ] {
+            let run = try mirror(["--dry-run"] + arguments)
+            XCTAssertEqual(run.status, 0, "\(arguments)")
+            let selected = Self.results(run.summary).filter { $0.value == "would-copy" }.keys
+            // A selected child brings its (unselected) origin: count only the selected.
+            XCTAssertTrue(Set(expected).isSubset(of: Set(selected)), "\(arguments): \(selected.sorted())")
+            XCTAssertFalse(selected.contains(where: { [app, linux].contains($0) && !expected.contains($0) }), "\(arguments): \(selected.sorted())")
+        }
+        XCTAssertEqual(try local.catalogImageCount(), 0, "dry runs change nothing")
+    }
+
+    func testSameBytesAreFetchedOnce() async throws {
+        let shared = Fixture.bytes(80_000, seed: 7)
+        try await up.publish(base, name: "one", file: shared)
+        try await up.publish(app, name: "two", file: shared)
+        let run = try mirror([])
+        XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
+        XCTAssertEqual(run.summary["copied"], .number(2))
+        XCTAssertEqual(fileDownloads(), 1, "the second image reuses the stored file")
+        XCTAssertEqual(local.files(under: "blobs").count, 1)
+    }
+
+    func testPruneRemovesOnlyImagesGoneUpstream() async throws {
+        try await up.publish(base, name: "one", file: Fixture.bytes(1000, seed: 1))
+        try await up.publish(app, name: "two", file: Fixture.bytes(1000, seed: 2))
+        XCTAssertEqual(try mirror([]).status, 0)
+        // An image published locally must survive any prune.
+        try local.start()
+        try await TestClient(local).publish("a1000000-0000-4000-8000-0000000000ff", name: "mine")
+        local.stop()
+
+        expect(try await up.request(.DELETE, "/images/\(app)"), status: 204)
+        let dry = try mirror(["--prune", "--dry-run"])
+        XCTAssertEqual(Self.results(dry.summary)[app], "would-prune")
+        XCTAssertEqual(try local.catalogImageCount(), 3)
+        let pruned = try mirror(["--prune"])
+        XCTAssertEqual(pruned.status, 0, pruned.summary.prettyPrinted())
+        XCTAssertEqual(Self.results(pruned.summary)[app], "pruned")
+        XCTAssertEqual(try local.catalogImageCount(), 2, "the local image and the one still upstream stay")
+    }
+
+    /// The mirror is killed mid-file; the next run asks only for the rest (a 206 upstream).
+    func testResumesAnInterruptedDownload() async throws {
+        let file = Fixture.bytes(64 * 1024 * 1024, seed: 21)
+        try await up.publish(base, name: "big", file: file)
+        let process = Process()
+        process.executableURL = ServerProcess.executable
+        process.arguments = ["mirror", "--from", upstream.baseURL, "--storage", local.storage.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let partial = local.storage.appendingPathComponent("partial/\(Fixture.sha1(file))")
+        for _ in 0..<600 {
+            let size = (try? FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? NSNumber)?.intValue ?? 0
+            if size > 8 * 1024 * 1024 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let kept = (try FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? NSNumber)?.intValue ?? 0
+        XCTAssertGreaterThan(kept, 0, "bytes kept for the next run")
+        XCTAssertLessThan(kept, file.count, "killed before the end")
+
+        let run = try mirror([])
+        XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
+        XCTAssertTrue(upstream.logLines.contains { $0.contains("/file") && $0.contains("\"status\":206") },
+                      "resumed with a Range request")
+        try local.start()
+        let download = try await TestClient(local).get("/images/\(base)/file")
+        XCTAssertEqual(download.body, file)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path))
+    }
+
+    /// Corrupt, truncated and failing upstream answers: the good image arrives, the bad ones
+    /// are reported and leave nothing, the exit status says something failed.
+    func testFaultyUpstreamStoresNothingBad() async throws {
+        let good = Fixture.bytes(5000, seed: 1)
+        let corrupt = Fixture.bytes(5000, seed: 2)
+        let truncated = Fixture.bytes(5000, seed: 3)
+        let images = [(base, good), (app, corrupt), (linux, truncated)]
+        @Sendable func manifest(_ uuid: String, _ bytes: [UInt8]) -> String {
+            Fixture.manifest(uuid: uuid, extra: """
+                "state": "active", "published_at": "2030-01-01T00:00:00Z",
+                "files": [{"sha1": "\(Fixture.sha1(bytes))", "size": \(bytes.count), "compression": "gzip"}]
+                """)
+        }
+        let failuresLeft = LockedCounter(2)
+        let (corruptUUID, truncatedUUID) = (app, linux)
+        let scripted = try ScriptedUpstream { _, uri in
+            let path = uri.split(separator: "?").first.map(String.init) ?? uri
+            if path == "/images" {
+                // Two 503s first: the listing must be retried.
+                if failuresLeft.takeOne() { return .json(status: 503, #"{"code": "ServiceUnavailable", "message": "busy"}"#) }
+                return .json(status: 200, "[" + images.map { manifest($0.0, $0.1) }.joined(separator: ",") + "]")
+            }
+            for (uuid, bytes) in images {
+                if path == "/images/\(uuid)" { return .json(status: 200, manifest(uuid, bytes)) }
+                if path == "/images/\(uuid)/file" {
+                    switch uuid {
+                    case corruptUUID: return .bytes(Fixture.bytes(5000, seed: 99))
+                    case truncatedUUID: return .truncated(declared: 5000, Array(bytes.prefix(1000)))
+                    default: return .bytes(bytes)
+                    }
+                }
+            }
+            return .json(status: 404, #"{"code": "ResourceNotFound", "message": "nope"}"#)
+        }
+        defer { scripted.stop() }
+
+        let run = try mirror(["--concurrency", "3"], from: scripted.baseURL)
+        XCTAssertEqual(run.status, 1, "some image failed")
+        let results = Self.results(run.summary)
+        XCTAssertEqual(results[base], "copied")
+        XCTAssertEqual(results[app], "failed")
+        XCTAssertEqual(results[linux], "failed")
+        XCTAssertGreaterThan(scripted.requests.filter { $0.hasSuffix("/images/\(linux)/file") }.count, 1, "a broken transfer is retried")
+        XCTAssertEqual(try local.catalogImageCount(), 1)
+        XCTAssertEqual(local.files(under: "blobs").count, 1)
+        XCTAssertEqual(local.files(under: "uploads"), [])
+        try local.start()
+        let stored = try await TestClient(local).get("/images/\(base)/file")
+        XCTAssertEqual(stored.body, good)
+    }
+
+    func testUnreachableSourceFailsClearly() throws {
+        let closed = try ServerProcess([])
+        try closed.start()
+        let url = closed.baseURL
+        closed.stop()
+        let result = try ServerProcess.run(["mirror", "--from", url, "--storage", local.storage.path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.output.contains("FAILED source"), result.output)
+        let usage = try ServerProcess.run(["mirror", "--storage", local.storage.path])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.output.contains("--from"), usage.output)
+    }
+}
+
+/// A count shared with a scripted upstream's handler.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: Int
+    init(_ count: Int) { remaining = count }
+
+    /// True (and one fewer left) while any are left.
+    func takeOne() -> Bool {
+        lock.withLock {
+            guard remaining > 0 else { return false }
+            remaining -= 1
+            return true
+        }
+    }
+}
