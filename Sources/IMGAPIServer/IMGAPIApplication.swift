@@ -5,6 +5,7 @@ import IMGAPI
 import ImageStore
 import Logging
 import Mirror
+import ServiceLifecycle
 import NIOCore
 
 /// Builds the running server from its configuration: storage opened, housekeeping done.
@@ -32,10 +33,14 @@ public enum IMGAPIApplication {
             remoteImport: RemoteImport(repository: repository), jobs: ImportJobs())
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
+        let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
+            MirrorScheduler(mirrors: configuration.mirrors, repository: repository),
+        ]
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
             server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: mirrors,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 ServerLog.event("listening", [

@@ -12,6 +12,7 @@ extension ServerConfiguration {
     /// same setting, it has the same name and shape, so its config mostly carries over.
     public enum FileKey: String, CaseIterable, Sendable {
         case address, port, mode, authType, serverName, channels
+        case mirrors
         case storageDir, trustedNetworks, maxJSONBodySize
     }
 
@@ -68,6 +69,13 @@ extension ServerConfiguration {
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
         case .channels: channels = try Self.channels(value)
+        case .mirrors:
+            guard let items = value.arrayValue else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be an array of mirror definitions")
+            }
+            mirrors = try items.enumerated().map { index, item throws(ConfigurationError) in
+                try ScheduledMirror.parse(item, at: index)
+            }
         }
     }
 
@@ -112,6 +120,7 @@ extension ServerConfiguration {
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
             (FileKey.channels.rawValue, .array(channels.map(\.json))),
+            (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ]))
     }
 }

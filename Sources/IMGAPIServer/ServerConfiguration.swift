@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String
     /// Channels (spec §6); none means the server has no channels and ignores `?channel=`.
     public var channels: [Channel] = []
+    /// Mirrors run in the background (config key `mirrors`).
+    public var mirrors: [ScheduledMirror] = []
 
     public init(storage: String = "./storage", host: String = "127.0.0.1", port: Int = 8080,
                 mode: ServerMode = .public, auth: AuthMode = .signature, trustedNetworks: [TrustedNetwork] = [],

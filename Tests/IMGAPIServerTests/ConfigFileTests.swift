@@ -73,6 +73,11 @@ final class ConfigFileTests: XCTestCase {
             #"{"channels": [{"name": "a", "description": "x", "default": true}, {"name": "b", "description": "y", "default": true}]}"#: "channels",
             #"{"channels": [{"name": "a", "description": "x"}, {"name": "a", "description": "y"}]}"#: "channels",
             #"{"channels": [{"name": "a"}]}"#: "channels",
+            #"{"mirrors": [{"interval": 3600}]}"#: "mirrors[0]",
+            #"{"mirrors": [{"from": "http://x", "interval": 5}]}"#: "mirrors[0]",
+            #"{"mirrors": [{"from": "http://x", "interval": 3600, "nmae": "base"}]}"#: "mirrors[0]",
+            #"{"mirrors": [{"from": "http://x", "interval": 3600, "uuid": "nope"}]}"#: "mirrors[0]",
+            #"{"mirrors": {"from": "http://x"}}"#: "mirrors",
         ]
         for (json, key) in cases {
             let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(json)])
@@ -87,6 +92,20 @@ final class ConfigFileTests: XCTestCase {
         let missing = try ServerProcess.run(["serve", "--config", directory.appendingPathComponent("none.json").path])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("cannot read"), missing.output)
+    }
+
+    func testMirrorDefinitionsArePrinted() throws {
+        let file = try write("""
+            {"mirrors": [{"from": "https://images.smartos.org", "name": ["base-64-lts", "~minimal"], "latest": 2,
+                          "interval": 86400, "prune": true}]}
+            """)
+        let mirrors = try printedConfig(["--config", file])["mirrors"]?.arrayValue
+        let mirror = try XCTUnwrap(mirrors?.first?.objectValue)
+        XCTAssertEqual(mirror["from"], .array([.string("https://images.smartos.org")]))
+        XCTAssertEqual(mirror["name"], .array([.string("base-64-lts"), .string("~minimal")]))
+        XCTAssertEqual(mirror["latest"], .number(2))
+        XCTAssertEqual(mirror["interval"], .number(86400))
+        XCTAssertEqual(mirror["prune"], .bool(true))
     }
 
     /// The file's settings take effect in the running server.

@@ -234,6 +234,25 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(stored.body, good)
     }
 
+    /// `mirrors` in the config file: `imgapid serve` runs them itself and logs each run.
+    func testServerRunsConfiguredMirrors() async throws {
+        let files = try await publishCatalog()
+        let config = local.storage.appendingPathComponent("config.json")
+        try """
+            {"mirrors": [{"from": "\(upstream.baseURL)", "os": "linux", "interval": 3600}]}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(["--config", config.path])
+        try server.start()
+        defer { server.stop() }
+        for _ in 0..<200 where !server.logLines.contains(where: { $0.contains("mirror run") }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let logged = try XCTUnwrap(server.logLines.first { $0.contains("mirror run") }, server.logLines.joined(separator: "\n"))
+        XCTAssertTrue(logged.contains("\"copied\":1"), logged)
+        let download = try await TestClient(server).get("/images/\(linux)/file")
+        XCTAssertEqual(download.body, files[linux]!)
+    }
+
     func testUnreachableSourceFailsClearly() throws {
         let closed = try ServerProcess([])
         try closed.start()
