@@ -64,7 +64,7 @@ extension Endpoints {
         let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
         switch action {
         case "import-remote":
-            return try await importRemote(uuid, account: account, call)
+            return try await importRemote(uuid, account: account, channel: channel, call)
         case "import":
             // AdminImportImage: what `imgadm publish` sends. Operators only, so no `account`.
             guard account == nil else { throw IMGAPIError.operatorOnly() }

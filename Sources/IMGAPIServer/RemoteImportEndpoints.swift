@@ -42,7 +42,7 @@ extension Endpoints {
     /// AdminImportRemoteImage: the origin chain is checked now; the missing images are then
     /// copied base first by a job inside this server, each appearing only with its verified
     /// file. Answers `{image_uuid, job_uuid}`; `GET /jobs/:uuid` follows the job.
-    func importRemote(_ uuid: String, account: String?, _ call: Call) async throws -> Response {
+    func importRemote(_ uuid: String, account: String?, channel: ChannelSelection, _ call: Call) async throws -> Response {
         guard let source = try sourceClient(call) else {
             throw IMGAPIError.validationFailed([.missing("source")], prefix: "missing \"source\"")
         }
@@ -57,7 +57,7 @@ extension Endpoints {
         Task {
             do {
                 for upstream in chain {
-                    try await remoteImport.copy(upstream, from: source, keepOwner: false) { bytes in
+                    try await remoteImport.copy(upstream, from: source, keepOwner: false, channel: channel.name) { bytes in
                         Task { await jobs.received(job, bytes: bytes) }
                     }
                     await jobs.imageDone(job)

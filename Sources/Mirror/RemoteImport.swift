@@ -75,11 +75,12 @@ public struct RemoteImport: Sendable {
 
     /// Copies one image whose origin (if any) is already here. `keepOwner` keeps the
     /// upstream owner (mirrors); otherwise the owner is the zero uuid, as AdminImportImage
-    /// sets it. A file already stored (same sha1 and size) is not fetched again. With
+    /// sets it. `channel` is the local channel the copy joins, on a server with channels.
+    /// A file already stored (same sha1 and size) is not fetched again. With
     /// `resumable`, a download that breaks off keeps its bytes for the next attempt.
     @discardableResult
-    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, mirroredFrom: String? = nil,
-                     resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
+    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, channel: String? = nil,
+                     mirroredFrom: String? = nil, resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
         if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
         var record = try ImageDraft.forImport(uuid: image.uuid, body: .object(image.manifest), mode: repository.mode)
         if keepOwner, let owner = image.manifest["owner"], owner.stringValue.map(ImageUUID.isValid) == true {
@@ -87,6 +88,7 @@ public struct RemoteImport: Sendable {
         }
         record["activated"] = .bool(true)
         record["disabled"] = .bool(image.state == ImageState.disabled.rawValue)
+        if let channel { record["channels"] = .array([.string(channel)]) }
         let compression = image.compression ?? "none"
         if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size {
             return try await repository.addImported(record, file: .existing(stored), compression: compression,
