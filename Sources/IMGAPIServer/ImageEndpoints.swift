@@ -2,23 +2,32 @@ import HTTPTypes
 import Hummingbird
 import IMGAPI
 import ImageStore
+import NIOCore
 
 extension Endpoints {
     /// `GET /images` (ListImages): every match, oldest first, unless `limit` says otherwise.
+    /// Answers are cached until the catalog changes.
     func listImages(_ call: Call) async throws -> Response {
         var query = try ListImagesQuery(query: call.query)
         query.channel = try channel(call, forRead: true).name
         let user = try await authenticator.user(of: call.request)
         let admin = try includeAdminFields(call, user: user)
+        let key = "\(user != nil)|\(showsChannels(call))|\(call.request.uri.query ?? "")"
+        let generation = try await repository.catalog.generation()
+        if let cached = listingCache.body(for: key, generation: generation) { return .json(cached) }
+        let body: String
         if admin || showsChannels(call) {
             let records = try await repository.catalog.listRecords(query, authenticated: user != nil)
             let views = records.map {
                 JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels(call)))
             }
-            return .json(JSONValue.array(views).prettyPrinted())
+            body = JSONValue.array(views).prettyPrinted()
+        } else {
+            body = JSONBody.array(try await repository.catalog.listItems(query, authenticated: user != nil))
         }
-        let items = try await repository.catalog.listItems(query, authenticated: user != nil)
-        return .json(JSONBody.array(items))
+        let bytes = ByteBuffer(string: body)
+        listingCache.store(bytes, for: key, generation: generation)
+        return .json(bytes)
     }
 
     /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`.

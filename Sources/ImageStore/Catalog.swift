@@ -60,6 +60,14 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// A number that changes with every committed write, by this process or another
+    /// (the mirror): what cached listings are checked against.
+    public func generation() async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM catalog_meta WHERE key = 'generation'") ?? 0
+        }
+    }
+
     /// Images this catalog copied from `source` with `imgapid mirror`.
     public func mirroredImages(from source: String) async throws -> [String] {
         try await pool.read { db in

@@ -30,11 +30,16 @@ public struct CatalogWriter {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_file WHERE sha256 = ?", arguments: [sha256]) ?? 0
     }
 
-    /// Runs `body` in one SQLite transaction: all of it is recorded, or none.
+    /// Runs `body` in one SQLite transaction: all of it is recorded, or none. Each
+    /// transaction moves the catalog's generation on (see `Catalog.generation`).
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         var result: T?
         try db.inTransaction {
             result = try body()
+            try db.execute(sql: """
+                INSERT INTO catalog_meta (key, value) VALUES ('generation', '1')
+                ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+                """)
             return .commit
         }
         return result!

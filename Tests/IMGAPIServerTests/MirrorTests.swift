@@ -253,6 +253,21 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(download.body, files[linux]!)
     }
 
+    /// A server running on the storage the mirror writes to lists the new images at once
+    /// (its cached listing follows the catalog's generation, whoever wrote).
+    func testRunningServerSeesMirroredImages() async throws {
+        try await up.publish(base, name: "one", file: Fixture.bytes(1000, seed: 1))
+        try local.start()
+        let client = TestClient(local)
+        for _ in 0..<2 {  // the second answer comes from the cache
+            let empty = try await client.get("/images")
+            XCTAssertEqual(empty.text, "[]")
+        }
+        XCTAssertEqual(try mirror([]).status, 0)
+        let listed = try await client.get("/images").json().arrayValue ?? []
+        XCTAssertEqual(listed.compactMap { $0.objectValue?["uuid"]?.stringValue }, [base])
+    }
+
     func testUnreachableSourceFailsClearly() throws {
         let closed = try ServerProcess([])
         try closed.start()
