@@ -63,6 +63,10 @@ struct IMGAPIResponder: HTTPResponder {
         case (.imageFile(let uuid), .put): return try await endpoints.addImageFile(uuid, call)
         case (.imageFile(let uuid), _): return try await endpoints.getImageFile(uuid, call)
         case (.job(let uuid), _): return try await endpoints.getJob(uuid)
+        case (.imageAcl(let uuid), _): return try await endpoints.changeAcl(uuid, call)
+        case (.imageIcon(let uuid), .put): return try await endpoints.addImageIcon(uuid, call)
+        case (.imageIcon(let uuid), .delete): return try await endpoints.deleteImageIcon(uuid, call)
+        case (.imageIcon(let uuid), _): return try await endpoints.getImageIcon(uuid, call)
         }
     }
 }

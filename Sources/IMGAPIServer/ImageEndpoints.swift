@@ -61,7 +61,7 @@ extension Endpoints {
         return .json(view(try await repository.add(record), call), etag: true)
     }
 
-    /// `POST /images/:uuid?action=...`: import, import-remote, activate, enable, disable, channel-add.
+    /// `POST /images/:uuid?action=...`: import, import-remote, activate, enable, disable, channel-add, update.
     func imageAction(_ uuid: String, _ call: Call) async throws -> Response {
         try await authenticator.authorizeWrite(call.request, from: call.remote)
         guard let action = call.query.value("action"), !action.isEmpty else {
@@ -97,6 +97,9 @@ extension Endpoints {
                                                     target.map { "unknown channel: \($0)" } ?? "no target \"channel\" in the body")
             }
             return .json(view(try await repository.addChannel(uuid, target), call), etag: true)
+        case "update":
+            try await checkPreconditions(uuid, account: account, channel: channel, call)
+            return try await updateImage(uuid, body: body, account: account, call)
         default:
             throw IMGAPIError.invalidParameter(field: "action", message: "unsupported action \"\(action)\"")
         }
@@ -139,7 +142,7 @@ extension Endpoints {
     }
 
     /// Visibility, ownership and `If-Match` for a write on an existing image.
-    private func checkPreconditions(_ uuid: String, account: String?, channel: ChannelSelection, _ call: Call) async throws {
+    func checkPreconditions(_ uuid: String, account: String?, channel: ChannelSelection, _ call: Call) async throws {
         let image = try await visibleImage(uuid, account: account, channel: channel, mustOwn: true)
         // On a write, a matching If-None-Match is a failed precondition rather than "not modified".
         if try ConditionalRequest.evaluate(call.request.headers, etag: JSONBody.etag(image.body)) == .notModified {

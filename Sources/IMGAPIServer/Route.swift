@@ -9,6 +9,8 @@ enum Route: Equatable {
     case images
     case image(String)
     case imageFile(String)
+    case imageAcl(String)
+    case imageIcon(String)
     /// `/jobs/:uuid`: remote import jobs (ours).
     case job(String)
 
@@ -25,6 +27,8 @@ enum Route: Equatable {
         case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
         case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(parts[1])
         case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "acl": self = .imageAcl(parts[1])
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "icon": self = .imageIcon(parts[1])
         default: return nil
         }
     }
@@ -35,6 +39,8 @@ enum Route: Equatable {
         case .images: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]
+        case .imageAcl: return [.post]
+        case .imageIcon: return [.get, .head, .put, .delete]
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import IMGAPI
 
@@ -65,6 +66,15 @@ public final class Catalog: Sendable {
     public func generation() async throws -> Int64 {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM catalog_meta WHERE key = 'generation'") ?? 0
+        }
+    }
+
+    public func icon(_ uuid: String) async throws -> ImageIcon? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT content_type, bytes, mtime FROM image_icon WHERE uuid = ?",
+                                             arguments: [uuid]) else { return nil }
+            let bytes: Data = row["bytes"]
+            return ImageIcon(contentType: row["content_type"], bytes: Array(bytes), mtime: row["mtime"])
         }
     }
 

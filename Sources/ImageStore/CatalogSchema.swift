@@ -95,6 +95,17 @@ enum CatalogSchema {
                 CREATE INDEX image_mirror_source_source ON image_mirror_source(source);
                 """)
         }
+        migrator.registerMigration("v5-icons") { db in
+            // No cascade: `save` replaces image rows; `CatalogWriter.delete` removes icons.
+            try db.execute(sql: """
+                CREATE TABLE image_icon (
+                    uuid TEXT PRIMARY KEY NOT NULL,
+                    content_type TEXT NOT NULL,
+                    bytes BLOB NOT NULL,
+                    mtime INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

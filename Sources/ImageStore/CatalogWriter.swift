@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import IMGAPI
 
@@ -88,6 +89,18 @@ public struct CatalogWriter {
     public func delete(_ uuid: String) throws {
         try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
         try db.execute(sql: "DELETE FROM image_mirror_source WHERE uuid = ?", arguments: [uuid])
+        try db.execute(sql: "DELETE FROM image_icon WHERE uuid = ?", arguments: [uuid])
+    }
+
+    public func setIcon(_ uuid: String, _ icon: ImageIcon) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO image_icon (uuid, content_type, bytes, mtime) VALUES (?, ?, ?, ?)",
+                       arguments: [uuid, icon.contentType, Data(icon.bytes), icon.mtime])
+    }
+
+    /// Removes the icon; false when there was none.
+    public func removeIcon(_ uuid: String) throws -> Bool {
+        try db.execute(sql: "DELETE FROM image_icon WHERE uuid = ?", arguments: [uuid])
+        return db.changesCount > 0
     }
 
     /// Records that the image was copied from `source` by the mirror.
