@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "imgapid", targets: ["imgapid"]),
+        .executable(name: "imgpublish", targets: ["imgpublish"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -40,6 +41,12 @@ let package = Package(
         ]),
         /// Copies images, verified, from other IMGAPI servers into the local repository.
         .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient"]),
+        /// zfs snapshot/send, compression and the streaming publish to an IMGAPI server.
+        .target(name: "Publish", dependencies: [
+            "IMGAPI", "IMGAPIClient", "HTTPSignature",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
             "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror",
@@ -52,12 +59,17 @@ let package = Package(
             "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "imgpublish", dependencies: [
+            "Publish", "IMGAPI", "IMGAPIClient", "HTTPSignature",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore"]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
-            "imgapid", "IMGAPI", "HTTPSignature",
+            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

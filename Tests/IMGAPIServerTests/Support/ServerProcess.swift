@@ -38,8 +38,8 @@ final class ServerProcess: @unchecked Sendable {
         return packageRoot.appendingPathComponent(".build/debug/imgapid")
     }
 
-    /// Runs `imgapid` with `arguments` to completion (for `keys` and `--help`).
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `imgapid` (or another built program) with `arguments` to completion.
+    static func run(_ arguments: [String], executable: URL = executable) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A program run to completion: `zfs list`, `zfs snapshot`, `zfs get`.
+enum Command {
+    struct Failure: Error, CustomStringConvertible {
+        let command: String
+        let status: Int32
+        let output: String
+        var description: String {
+            let said = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            return "`\(command)` failed (exit \(status))" + (said.isEmpty ? "" : ": \(said)")
+        }
+    }
+
+    /// Runs `arguments` (found on PATH) and returns its standard output; throws with its
+    /// standard error when it exits non-zero. Waits without blocking a Swift concurrency thread.
+    @discardableResult
+    static func run(_ arguments: [String]) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let finished = AsyncStream<Int32> { continuation in
+            process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
+        }
+        try process.run()
+        async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+        var status: Int32 = -1
+        for await code in finished { status = code }
+        let (stdout, stderr) = await (out, err)
+        guard status == 0 else {
+            throw Failure(command: arguments.joined(separator: " "), status: status, output: String(decoding: stderr, as: UTF8.self))
+        }
+        return String(decoding: stdout, as: UTF8.self)
+    }
+}

@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import IMGAPI
+import IMGAPIClient
+
+/// What to publish and where.
+public struct PublishPlan: Sendable {
+    public enum Source: Sendable {
+        /// Snapshot (created unless `snapshot` names one) and send a dataset.
+        case dataset(name: String, snapshot: String?, keepSnapshot: Bool)
+        /// An existing compressed stream; `files[0]` of the manifest, when given, must match it.
+        case file(path: String)
+    }
+
+    public var source: Source
+    /// The manifest to publish (uuid, name, version and every field given), without `files`.
+    public var manifest: JSONObject
+    public var compression: Compression
+    /// With `incremental`: send only what changed since the origin image's snapshot.
+    public var incremental: Bool
+    /// The origin image's snapshot on this host (default `<pool>/<origin uuid>@final`).
+    public var originSnapshot: String?
+    /// Write `NAME-VERSION.json` and the stream here instead of uploading.
+    public var outputDirectory: String?
+
+    public init(source: Source, manifest: JSONObject, compression: Compression = .gzip, incremental: Bool = false,
+                originSnapshot: String? = nil, outputDirectory: String? = nil) {
+        self.source = source
+        self.manifest = manifest
+        self.compression = compression
+        self.incremental = incremental
+        self.originSnapshot = originSnapshot
+        self.outputDirectory = outputDirectory
+    }
+
+    public var uuid: String { manifest["uuid"]?.stringValue ?? "" }
+    public var origin: String? { manifest["origin"]?.stringValue }
+}
+
+/// Publishes an image in one streaming pass: AdminImportImage, AddImageFile with the
+/// stream (`zfs send | compressor`, digested on the way), a check of what the server
+/// stored against what was sent, then ActivateImage. A failure after the image was
+/// created deletes it on the server; a snapshot this run made is destroyed.
+public struct Publisher: Sendable {
+    public let plan: PublishPlan
+    /// The server; nil with `outputDirectory`.
+    public let client: IMGAPIClient?
+    public let progress: (@Sendable (Int64) -> Void)?
+
+    public init(plan: PublishPlan, client: IMGAPIClient?, progress: (@Sendable (Int64) -> Void)? = nil) {
+        self.plan = plan
+        self.client = client
+        self.progress = progress
+    }
+
+    /// The published (or, with `outputDirectory`, written) manifest.
+    public func run() async throws -> JSONObject {
+        if let client { try await check(client) }
+        var made: String?
+        let snapshotName: String?
+        var guid: String?
+        var fromSnapshot: String?
+        if case .dataset(let dataset, let snapshot, _) = plan.source {
+            guard await ZFS.exists(dataset) else { throw PublishError(step: "dataset", "dataset \(dataset) does not exist") }
+            let name = "\(dataset)@\(snapshot ?? "imgpublish-\(plan.uuid)")"
+            if snapshot == nil {
+                do { try await ZFS.snapshot(name) } catch { throw PublishError(step: "snapshot", "\(error)") }
+                made = name
+            } else if !(await ZFS.exists(name)) {
+                throw PublishError(step: "snapshot", "snapshot \(name) does not exist")
+            }
+            snapshotName = name
+            guid = try await ZFS.guid(name)
+            if plan.incremental { fromSnapshot = try await originSnapshot(for: dataset) }
+        } else {
+            snapshotName = nil
+        }
+        defer {
+            if let made, case .dataset(_, _, let keep) = plan.source, !keep {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["zfs", "destroy", made]
+                try? process.run()
+                process.waitUntilExit()
+            }
+        }
+        let stream: ByteStream
+        switch plan.source {
+        case .dataset:
+            stream = try SendPipeline.start(snapshot: snapshotName!, incrementalFrom: fromSnapshot,
+                                            compression: plan.compression, progress: progress)
+        case .file(let path):
+            stream = try ByteStream.file(path, progress: progress)
+        }
+        if let directory = plan.outputDirectory {
+            return try await write(stream, to: directory, datasetGUID: guid)
+        }
+        return try await upload(stream, to: client!, datasetGUID: guid)
+    }
+
+    /// Refuses early: not an IMGAPI, origin unknown there.
+    func check(_ client: IMGAPIClient) async throws {
+        do { _ = try await client.ping() } catch { throw PublishError(step: "ping", "\(error)") }
+        guard let origin = plan.origin else { return }
+        let image: JSONObject?
+        do { image = try await client.image(origin) } catch { throw PublishError(step: "origin", "\(error)") }
+        guard image != nil else { throw PublishError(step: "origin", "origin image \(origin) is unknown on \(client.baseURL)") }
+    }
+
+    /// The origin's snapshot on this host, checked against the origin image's `dataset_guid`.
+    func originSnapshot(for dataset: String) async throws -> String {
+        guard let origin = plan.origin else { throw PublishError(step: "origin", "--incremental needs --origin") }
+        let name = plan.originSnapshot ?? "\(ZFS.pool(of: dataset))/\(origin)@final"
+        guard await ZFS.exists(name) else { throw PublishError(step: "origin", "origin snapshot \(name) does not exist") }
+        let guid = try await ZFS.guid(name)
+        if let client, let expected = try? await client.image(origin)?["files"]?.arrayValue?.first?.objectValue?["dataset_guid"]?.stringValue,
+           expected != guid {
+            throw PublishError(step: "origin", "snapshot \(name) has guid \(guid), but origin image \(origin) was made from \(expected)")
+        }
+        return name
+    }
+
+    private func upload(_ stream: ByteStream, to client: IMGAPIClient, datasetGUID: String?) async throws -> JSONObject {
+        var manifest = plan.manifest
+        manifest["files"] = nil
+        do { _ = try await client.importImage(manifest) } catch {
+            stream.terminate()
+            throw PublishError(step: "import", "\(error)")
+        }
+        do {
+            let added: JSONObject
+            do {
+                added = try await client.addFile(plan.uuid, compression: plan.compression.rawValue, datasetGUID: datasetGUID,
+                                                 body: .stream(stream, length: .unknown))
+            } catch {
+                stream.terminate()
+                throw PublishError(step: "upload", "\(error)")
+            }
+            let sent = stream.digest.finalize()
+            let stored = added["files"]?.arrayValue?.first?.objectValue
+            guard stored?["sha1"]?.stringValue == sent.sha1, stored?["size"]?.intValue.map(Int64.init) == stream.digest.size else {
+                throw PublishError(step: "verify", "the server stored sha1 \(stored?["sha1"]?.stringValue ?? "none"), size "
+                                   + "\(stored?["size"]?.intValue.map(String.init) ?? "none"); sent sha1 \(sent.sha1), size \(stream.digest.size)")
+            }
+            do { return try await client.activate(plan.uuid) } catch { throw PublishError(step: "activate", "\(error)") }
+        } catch {
+            try? await client.delete(plan.uuid)
+            throw error
+        }
+    }
+
+    /// `--output`: the stream to `NAME-VERSION.<ext>` and the manifest, with `files[0]`
+    /// filled, to `NAME-VERSION.json`: what `imgadm publish -m -f` and `imgadm install` take.
+    private func write(_ stream: ByteStream, to directory: String, datasetGUID: String?) async throws -> JSONObject {
+        let base = "\(plan.manifest["name"]?.stringValue ?? plan.uuid)-\(plan.manifest["version"]?.stringValue ?? "0")"
+        let filePath = "\(directory)/\(base).\(plan.compression.fileExtension)"
+        guard FileManager.default.createFile(atPath: filePath, contents: nil),
+              let output = FileHandle(forWritingAtPath: filePath) else {
+            throw PublishError(step: "output", "cannot write \(filePath)")
+        }
+        do {
+            for try await chunk in stream {
+                try output.write(contentsOf: Data(chunk.readableBytesView))
+            }
+            try output.synchronize()
+            try output.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: filePath)
+            throw PublishError(step: "output", "\(error)")
+        }
+        let sent = stream.digest.finalize()
+        var file = JSONObject([("sha1", .string(sent.sha1)), ("size", .number(Double(stream.digest.size))),
+                               ("compression", .string(plan.compression.rawValue))])
+        if let datasetGUID { file["dataset_guid"] = .string(datasetGUID) }
+        var manifest = plan.manifest
+        manifest["files"] = .array([.object(file)])
+        try Data(manifest.prettyPrinted().utf8).write(to: URL(fileURLWithPath: "\(directory)/\(base).json"))
+        return manifest
+    }
+}

@@ -1,0 +1,13 @@
+import Crypto
+import Foundation
+
+/// The SHA-1 of a file, read in 1 MiB pieces.
+enum FileSHA1 {
+    static func of(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoPermission) }
+        defer { try? handle.close() }
+        var sha1 = Insecure.SHA1()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { sha1.update(data: chunk) }
+        return sha1.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import IMGAPI
+import XCTest
+
+/// `imgpublish` against a real imgapid, with real ZFS (zfs-fuse) on both ends.
+final class PublishTests: XCTestCase {
+    var server: ServerProcess!
+    var client: TestClient!
+    var pools: [ZFSPool] = []
+    let baseUUID = "9b000000-0000-4000-8000-000000000001"
+    let childUUID = "9b000000-0000-4000-8000-000000000002"
+
+    override func setUp() async throws {
+        server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+        client = TestClient(server)
+    }
+
+    override func tearDown() async throws {
+        server.stop()
+        pools.forEach { $0.destroy() }
+    }
+
+    func pool() throws -> ZFSPool {
+        let pool = try ZFSPool()
+        pools.append(pool)
+        return pool
+    }
+
+    /// Runs imgpublish; returns its exit status and everything it printed.
+    func imgpublish(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try ServerProcess.run(arguments, executable: ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish"))
+    }
+
+    func write(_ bytes: [UInt8], to url: URL) throws {
+        try Data(bytes).write(to: url)
+    }
+
+    /// The file of `uuid` as served, decompressed with `decompress` and received into `dataset`.
+    func receive(_ uuid: String, into dataset: String, decompress: String = "gzip -dc") async throws {
+        let download = try await client.get("/images/\(uuid)/file")
+        XCTAssertEqual(download.status, 200)
+        let file = server.storage.appendingPathComponent("download-\(uuid)")
+        try write(download.body, to: file)
+        try ZFSPool.shell("\(decompress) '\(file.path)' | zfs receive \(dataset)")
+    }
+
+    func testFullAndIncrementalImagesRoundTripThroughZFS() async throws {
+        let source = try pool(), target = try pool()
+        let base = "\(source.name)/\(baseUUID)"
+        try ZFSPool.shell("zfs create \(base)")
+        try write(Fixture.bytes(300_000, seed: 1), to: source.path(base).appendingPathComponent("random.bin"))
+        try "base\n".write(to: source.path(base).appendingPathComponent("release"), atomically: true, encoding: .utf8)
+        try ZFSPool.shell("zfs snapshot \(base)@final")
+
+        let published = try imgpublish([base, "--snapshot", "final", "--uuid", baseUUID, "--name", "base", "--version", "1",
+                                         "--url", server.baseURL, "--json"])
+        XCTAssertEqual(published.status, 0, published.output)
+        let manifest = try XCTUnwrap(try JSONValue.parse(Array(published.output.utf8)).objectValue, published.output)
+        XCTAssertEqual(manifest["state"], .string("active"))
+        let guid = try ZFSPool.shell("zfs get -Hp -o value guid \(base)@final").trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(manifest["files"]?.arrayValue?.first?.objectValue?["dataset_guid"], .string(guid))
+
+        // The child is built on a clone of the origin's @final, as on a SmartOS build host.
+        let child = "\(source.name)/child"
+        try ZFSPool.shell("zfs clone \(base)@final \(child)")
+        try write(Fixture.bytes(100_000, seed: 2), to: source.path(child).appendingPathComponent("app.bin"))
+        try "child\n".write(to: source.path(child).appendingPathComponent("release"), atomically: true, encoding: .utf8)
+        let incremental = try imgpublish([child, "--origin", baseUUID, "--incremental", "--uuid", childUUID, "--name", "app",
+                                          "--version", "2", "--url", server.baseURL, "-q"])
+        XCTAssertEqual(incremental.status, 0, incremental.output)
+        XCTAssertEqual(incremental.output, "", "-q prints nothing")
+        let snapshots = try ZFSPool.shell("zfs list -H -o name -t snapshot")
+        XCTAssertFalse(snapshots.contains("\(child)@imgpublish-"), "the snapshot it made is gone: \(snapshots)")
+        let childImage = try await client.get("/images/\(childUUID)").object()
+        XCTAssertEqual(childImage["origin"], .string(baseUUID))
+        let childSize = childImage["files"]?.arrayValue?.first?.objectValue?["size"]?.intValue ?? 0
+        let baseSize = manifest["files"]?.arrayValue?.first?.objectValue?["size"]?.intValue ?? 0
+        XCTAssertLessThan(childSize, baseSize, "the incremental image holds only the difference")
+
+        let received = "\(target.name)/received"
+        try await receive(baseUUID, into: received)
+        XCTAssertEqual(try Data(contentsOf: target.path(received).appendingPathComponent("random.bin")), Data(Fixture.bytes(300_000, seed: 1)))
+        // As imgadm installs an incremental image: a new dataset, a clone of the origin's snapshot.
+        let receivedChild = "\(target.name)/received-child"
+        try await receive(childUUID, into: receivedChild)
+        for name in ["random.bin", "app.bin", "release"] {
+            XCTAssertEqual(try Data(contentsOf: target.path(receivedChild).appendingPathComponent(name)),
+                           try Data(contentsOf: source.path(child).appendingPathComponent(name)), name)
+        }
+    }
+
+    func testEveryCompressionRoundTrips() async throws {
+        let source = try pool(), target = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(200_000, seed: 5), to: source.path(dataset).appendingPathComponent("data.bin"))
+        for (index, (compression, decompress)) in [("gzip", "gzip -dc"), ("xz", "xz -dc"), ("bzip2", "bzip2 -dc"), ("none", "cat")].enumerated() {
+            let uuid = "9b000000-0000-4000-8000-00000000010\(index)"
+            let result = try imgpublish([dataset, "--uuid", uuid, "--name", "c-\(compression)", "--version", "1",
+                                         "--compression", compression, "--url", server.baseURL])
+            XCTAssertEqual(result.status, 0, "\(compression): \(result.output)")
+            let image = try await client.get("/images/\(uuid)").object()
+            XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["compression"], .string(compression))
+            let received = "\(target.name)/\(compression)"
+            try await receive(uuid, into: received, decompress: decompress)
+            XCTAssertEqual(try Data(contentsOf: target.path(received).appendingPathComponent("data.bin")), Data(Fixture.bytes(200_000, seed: 5)))
+        }
+    }
+
+    func testOutputFilesPublishLaterAndAreVerifiedFirst() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(50_000, seed: 6), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let output = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let written = try imgpublish([dataset, "--uuid", baseUUID, "--name", "out", "--version", "3", "--output", output.path])
+        XCTAssertEqual(written.status, 0, written.output)
+        let manifestFile = output.appendingPathComponent("out-3.json")
+        let streamFile = output.appendingPathComponent("out-3.zfs.gz")
+        let manifest = try XCTUnwrap(try JSONValue.parse(Array(Data(contentsOf: manifestFile))).objectValue)
+        let stream = Array(try Data(contentsOf: streamFile))
+        XCTAssertEqual(manifest["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+        expect(try await client.get("/images/\(baseUUID)"), status: 404)
+
+        let published = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL])
+        XCTAssertEqual(published.status, 0, published.output)
+        let image = try await client.get("/images/\(baseUUID)").object()
+        XCTAssertEqual(image["state"], .string("active"))
+        XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+
+        // A file that no longer matches its manifest is refused before anything is sent.
+        try write(stream + [0], to: streamFile)
+        let refused = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL,
+                                      "--uuid", childUUID])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("bytes"), refused.output)
+        expect(try await client.get("/images/\(childUUID)"), status: 404)
+    }
+
+    func testRefusesEarlyAndClearly() async throws {
+        let source = try pool()
+        let missing = try imgpublish(["\(source.name)/nope", "--name", "x", "--version", "1", "--url", server.baseURL])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.output.contains("dataset"), missing.output)
+
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        let unknownOrigin = try imgpublish([dataset, "--name", "x", "--version", "1", "--origin", baseUUID, "--incremental",
+                                            "--url", server.baseURL])
+        XCTAssertEqual(unknownOrigin.status, 1)
+        XCTAssertTrue(unknownOrigin.output.contains("origin: origin image \(baseUUID) is unknown"), unknownOrigin.output)
+
+        // The origin exists on the server, but this host's snapshot is another dataset's.
+        try ZFSPool.shell("zfs snapshot \(dataset)@final")
+        let published = try imgpublish([dataset, "--snapshot", "final", "--uuid", baseUUID, "--name", "b", "--version", "1",
+                                        "--url", server.baseURL])
+        XCTAssertEqual(published.status, 0, published.output)
+        let other = "\(source.name)/other"
+        try ZFSPool.shell("zfs create \(other) && zfs snapshot \(other)@final")
+        let wrongGUID = try imgpublish([dataset, "--name", "x", "--version", "2", "--origin", baseUUID, "--incremental",
+                                        "--origin-snapshot", "\(other)@final", "--url", server.baseURL])
+        XCTAssertEqual(wrongGUID.status, 1)
+        XCTAssertTrue(wrongGUID.output.contains("guid"), wrongGUID.output)
+        let noSnapshot = try imgpublish([dataset, "--name", "x", "--version", "3", "--origin", baseUUID, "--incremental",
+                                         "--url", server.baseURL])
+        XCTAssertEqual(noSnapshot.status, 1)
+        XCTAssertTrue(noSnapshot.output.contains("does not exist"), noSnapshot.output)
+
+        let notIMGAPI = try ScriptedUpstream { _, _ in .json(status: 404, #"{"code": "NotFound", "message": "no"}"#) }
+        defer { notIMGAPI.stop() }
+        let ping = try imgpublish([dataset, "--name", "x", "--version", "4", "--url", notIMGAPI.baseURL])
+        XCTAssertEqual(ping.status, 1)
+        XCTAssertTrue(ping.output.contains("ping"), ping.output)
+
+        let signed = try ServerProcess([])
+        try signed.start()
+        defer { signed.stop() }
+        let unauthorized = try imgpublish([dataset, "--name", "x", "--version", "5", "--url", signed.baseURL])
+        XCTAssertEqual(unauthorized.status, 1)
+        XCTAssertTrue(unauthorized.output.contains("import") && unauthorized.output.contains("UnauthorizedError"), unauthorized.output)
+        let usage = try imgpublish(["--name", "x"])
+        XCTAssertEqual(usage.status, 64, usage.output)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import XCTest
+
+/// A real ZFS pool (zfs-fuse) backed by a file in a temporary directory, destroyed at the
+/// end. Tests needing ZFS fail when it cannot be had under CI=true, and skip elsewhere.
+final class ZFSPool {
+    let name: String
+    let directory: URL
+    var mountpoint: URL { directory.appendingPathComponent("mnt") }
+
+    init() throws {
+        guard Self.usable else {
+            let why = "ZFS (zfs-fuse, root, /dev/fuse) is not available: run scripts/setup as root"
+            if ProcessInfo.processInfo.environment["CI"] == "true" { throw TestFailure(why) }
+            throw XCTSkip(why)
+        }
+        if (try? Self.shell("pgrep -x zfs-fuse")) == nil {
+            try Self.shell("zfs-fuse")
+            Thread.sleep(forTimeInterval: 1)
+        }
+        name = "imgt" + String(UUID().uuidString.prefix(8)).lowercased()
+        directory = try ServerProcess.temporaryDirectory()
+        let file = directory.appendingPathComponent("pool").path
+        try Self.shell("truncate -s 512M '\(file)' && zpool create -m '\(mountpoint.path)' \(name) '\(file)'")
+    }
+
+    static var usable: Bool {
+        getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse")
+            && (try? shell("command -v zpool && command -v zfs-fuse")) != nil
+    }
+
+    /// Runs a shell command line; throws with its output when it fails.
+    @discardableResult
+    static func shell(_ command: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let output = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw TestFailure("`\(command)` failed: \(output)") }
+        return output
+    }
+
+    /// Where a dataset of this pool is mounted.
+    func path(_ dataset: String) -> URL {
+        mountpoint.appendingPathComponent(String(dataset.dropFirst(name.count + 1)))
+    }
+
+    func destroy() {
+        _ = try? Self.shell("zpool destroy -f \(name)")
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
