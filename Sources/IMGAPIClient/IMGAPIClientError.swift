@@ -9,8 +9,6 @@ public enum IMGAPIClientError: Error, CustomStringConvertible, Sendable {
     case notIMGAPI(String, String)
     /// An HTTP error status, with the IMGAPI error body when there was one.
     case server(status: Int, url: String, body: JSONValue?)
-    /// A file whose bytes do not match its manifest.
-    case corruptFile(String)
 
     public var description: String {
         switch self {
@@ -22,7 +20,6 @@ public enum IMGAPIClientError: Error, CustomStringConvertible, Sendable {
             let code = object?["code"]?.stringValue ?? "HTTP \(status)"
             let message = object?["message"]?.stringValue.map { ": \($0)" } ?? ""
             return "\(url): \(code)\(message)"
-        case .corruptFile(let why): return why
         }
     }
 

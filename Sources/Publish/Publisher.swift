@@ -56,11 +56,11 @@ public struct Publisher: Sendable {
     /// The published (or, with `outputDirectory`, written) manifest.
     public func run() async throws -> JSONObject {
         if let client { try await check(client) }
-        var made: String?
-        let snapshotName: String?
+        let stream: ByteStream
         var guid: String?
-        var fromSnapshot: String?
-        if case .dataset(let dataset, let snapshot, _) = plan.source {
+        var made: String?
+        switch plan.source {
+        case .dataset(let dataset, let snapshot, _):
             guard await ZFS.exists(dataset) else { throw PublishError(step: "dataset", "dataset \(dataset) does not exist") }
             let name = "\(dataset)@\(snapshot ?? "imgpublish-\(plan.uuid)")"
             if snapshot == nil {
@@ -69,33 +69,39 @@ public struct Publisher: Sendable {
             } else if !(await ZFS.exists(name)) {
                 throw PublishError(step: "snapshot", "snapshot \(name) does not exist")
             }
-            snapshotName = name
-            guid = try await ZFS.guid(name)
-            if plan.incremental { fromSnapshot = try await originSnapshot(for: dataset) }
-        } else {
-            snapshotName = nil
-        }
-        defer {
-            if let made, case .dataset(_, _, let keep) = plan.source, !keep {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["zfs", "destroy", made]
-                try? process.run()
-                process.waitUntilExit()
+            do {
+                guid = try await ZFS.guid(name)
+                let origin = plan.incremental ? try await originSnapshot(for: dataset) : nil
+                stream = try SendPipeline.start(snapshot: name, incrementalFrom: origin, compression: plan.compression,
+                                                progress: progress)
+            } catch {
+                await removeSnapshot(made)
+                throw error
             }
-        }
-        let stream: ByteStream
-        switch plan.source {
-        case .dataset:
-            stream = try SendPipeline.start(snapshot: snapshotName!, incrementalFrom: fromSnapshot,
-                                            compression: plan.compression, progress: progress)
         case .file(let path):
             stream = try ByteStream.file(path, progress: progress)
         }
-        if let directory = plan.outputDirectory {
-            return try await write(stream, to: directory, datasetGUID: guid)
+        do {
+            let result: JSONObject
+            if let directory = plan.outputDirectory {
+                result = try await write(stream, to: directory, datasetGUID: guid)
+            } else if let client {
+                result = try await upload(stream, to: client, datasetGUID: guid)
+            } else {
+                throw PublishError(step: "upload", "no server to publish to (give a URL or an output directory)")
+            }
+            await removeSnapshot(made)
+            return result
+        } catch {
+            await removeSnapshot(made)
+            throw error
         }
-        return try await upload(stream, to: client!, datasetGUID: guid)
+    }
+
+    /// Destroys the snapshot this run made, unless asked to keep it.
+    private func removeSnapshot(_ made: String?) async {
+        guard let made, case .dataset(_, _, let keep) = plan.source, !keep else { return }
+        try? await ZFS.destroy(made)
     }
 
     /// Refuses early: not an IMGAPI, origin unknown there.
