@@ -154,6 +154,23 @@ final class ChannelTests: XCTestCase {
         }
     }
 
+    /// An image copied with import-remote joins the request's channel.
+    func testRemoteImportJoinsTheRequestChannel() async throws {
+        let upstream = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try upstream.start()
+        defer { upstream.stop() }
+        try await TestClient(upstream).publish(base)
+        let started = try await client.postJSON("/images/\(base)?action=import-remote&source=\(upstream.baseURL)&channel=release", "{}")
+        let job = try XCTUnwrap(try started.object()["job_uuid"]?.stringValue, started.text)
+        for _ in 0..<200 {
+            let state = try await client.get("/jobs/\(job)").object()["state"]
+            if state != .string("running") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await expectUUIDs("/images?channel=release", [base])
+        try await expectUUIDs("/images", [])
+    }
+
     /// Without channels configured, `?channel=` is ignored and `/channels` does not exist.
     func testServerWithoutChannelsIgnoresThem() async throws {
         let plain = try ServerProcess(["--trust-network", "127.0.0.1/32"])

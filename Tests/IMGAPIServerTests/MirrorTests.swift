@@ -268,6 +268,27 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(listed.compactMap { $0.objectValue?["uuid"]?.stringValue }, [base])
     }
 
+    /// A channel in the source URL (or --channel) is read upstream as `?channel=`.
+    func testChannelOfTheUpstream() async throws {
+        let config = local.storage.appendingPathComponent("upstream.json")
+        try """
+            {"trustedNetworks": ["127.0.0.1/32"], "channels": [{"name": "dev", "description": "d", "default": true},
+                                                               {"name": "release", "description": "r"}]}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let channelled = try ServerProcess(["--config", config.path])
+        try channelled.start()
+        defer { channelled.stop() }
+        let client = TestClient(channelled)
+        try await client.publish(base, name: "dev-only")
+        try await client.publish(app, name: "released")
+        expect(try await client.postJSON("/images/\(app)?action=channel-add", #"{"channel": "release"}"#), status: 200)
+
+        let fromURL = try mirror(["--dry-run"], from: channelled.baseURL + "?channel=release")
+        XCTAssertEqual(Self.results(fromURL.summary), [app: "would-copy"])
+        let fromOption = try mirror(["--dry-run", "--channel", "dev"], from: channelled.baseURL)
+        XCTAssertEqual(Self.results(fromOption.summary), [base: "would-copy", app: "would-copy"])
+    }
+
     func testUnreachableSourceFailsClearly() throws {
         let closed = try ServerProcess([])
         try closed.start()
