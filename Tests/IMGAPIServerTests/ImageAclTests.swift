@@ -1,5 +1,4 @@
 import Foundation
-import HTTPSignature
 import IMGAPI
 import XCTest
 
@@ -19,11 +18,7 @@ final class ImageAclTests: XCTestCase {
     func start(mode: String) async throws {
         server = try ServerProcess(["--mode", mode])
         try server.start()
-        let key = try SSHPrivateKey.generate(.ed25519)
-        let file = server.storage.appendingPathComponent("admin.pub")
-        try (key.publicKey.openSSHLine + "\n").write(to: file, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try ServerProcess.run(["keys", "add", "--storage", server.storage.path, "admin", file.path]).status, 0)
-        admin = TestClient(server, signer: RequestSigner(user: "admin", key: key))
+        admin = try server.signedClient()
     }
 
     /// CreateImage as account A, then (unless `activate` is false) file and activation.

@@ -1,5 +1,4 @@
 import Foundation
-import HTTPSignature
 import IMGAPI
 import XCTest
 
@@ -22,12 +21,7 @@ final class ListImagesFilterTests: XCTestCase {
     override func setUp() async throws {
         server = try ServerProcess()
         try server.start()
-        let key = try SSHPrivateKey.generate(.ed25519)
-        let file = server.storage.appendingPathComponent("admin.pub")
-        try (key.publicKey.openSSHLine + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let added = try ServerProcess.run(["keys", "add", "--storage", server.storage.path, "admin", file.path])
-        XCTAssertEqual(added.status, 0, added.output)
-        admin = TestClient(server, signer: RequestSigner(user: "admin", key: key))
+        admin = try server.signedClient()
         anonymous = TestClient(server)
 
         try await admin.publish(Self.smartos, name: "base-64", version: "20.1.0", extra: """

@@ -17,7 +17,7 @@ final class PublishFailureTests: XCTestCase {
     }
 
     func imgpublish(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ServerProcess.run(arguments, executable: ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish"))
+        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish)
     }
 
     /// A manifest and image file on disk.
@@ -81,7 +81,7 @@ final class PublishFailureTests: XCTestCase {
         try server.start()
         let (manifest, file) = try files(Fixture.bytes(96 * 1024 * 1024, seed: 3))
         let process = Process()
-        process.executableURL = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish")
+        process.executableURL = ServerProcess.imgpublish
         process.arguments = ["--manifest", manifest, "--file", file, "--url", server.baseURL]
         let output = Pipe()
         process.standardOutput = output

@@ -29,7 +29,7 @@ final class PublishTests: XCTestCase {
 
     /// Runs imgpublish; returns its exit status and everything it printed.
     func imgpublish(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ServerProcess.run(arguments, executable: ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish"))
+        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish)
     }
 
     func write(_ bytes: [UInt8], to url: URL) throws {

@@ -1,5 +1,4 @@
 import Foundation
-import HTTPSignature
 import IMGAPI
 import XCTest
 
@@ -38,11 +37,8 @@ final class ReferenceReplayTests: XCTestCase {
         let server = try ServerProcess(["--mode", mode])
         try server.start()
         defer { server.stop() }
-        let key = try SSHPrivateKey.generate(.rsa(bits: 2048))
-        let keyFile = server.storage.appendingPathComponent("admin.pub")
-        try (key.publicKey.openSSHLine + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try ServerProcess.run(["keys", "add", "--storage", server.storage.path, "admin", keyFile.path]).status, 0)
-        let client = TestClient(server, signer: RequestSigner(user: "admin", key: key))
+        // Signed as the recording was: user `admin`, an RSA key, over the Date header.
+        let client = try server.signedClient(kind: .rsa(bits: 2048))
 
         let manifest = try String(contentsOf: directory.appendingPathComponent("manifest.sent.json"), encoding: .utf8)
         let params = try String(contentsOf: directory.appendingPathComponent("params.txt"), encoding: .utf8)

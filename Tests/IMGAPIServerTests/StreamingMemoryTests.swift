@@ -55,7 +55,7 @@ final class StreamingMemoryTests: XCTestCase {
         let uuid = "ffffffff-0000-4000-8000-000000000002"
         try Fixture.manifest(uuid: uuid).write(to: manifest, atomically: true, encoding: .utf8)
         let peakFile = directory.appendingPathComponent("peak")
-        let imgpublish = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish").path
+        let imgpublish = ServerProcess.imgpublish.path
         let result = try ServerProcess.run(["-f", "%M", "-o", peakFile.path, imgpublish, "--manifest", manifest.path,
                                             "--file", file.path, "--url", server.baseURL],
                                            executable: URL(fileURLWithPath: "/usr/bin/time"))

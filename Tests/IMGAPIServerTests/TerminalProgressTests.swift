@@ -33,7 +33,7 @@ final class TerminalProgressTests: XCTestCase {
         let manifest = directory.appendingPathComponent("m.json")
         let second = "7e000000-0000-4000-8000-000000000002"
         try Fixture.manifest(uuid: second).write(to: manifest, atomically: true, encoding: .utf8)
-        let imgpublish = ServerProcess.executable.deletingLastPathComponent().appendingPathComponent("imgpublish").path
+        let imgpublish = ServerProcess.imgpublish.path
         let published = try onTerminal("\(imgpublish) --manifest \(manifest.path) --file \(file.path) --url \(upstream.baseURL)")
         XCTAssertTrue(published.contains("sent ") && published.contains("MiB/s"), published)
         XCTAssertTrue(published.contains("published to"), published)

@@ -38,6 +38,11 @@ final class ServerProcess: @unchecked Sendable {
         return packageRoot.appendingPathComponent(".build/debug/imgapid")
     }
 
+    /// The built `imgpublish`, next to `imgapid`.
+    static var imgpublish: URL {
+        executable.deletingLastPathComponent().appendingPathComponent("imgpublish")
+    }
+
     /// Runs `imgapid` (or another built program) with `arguments` to completion.
     static func run(_ arguments: [String], executable: URL = executable) throws -> (status: Int32, output: String) {
         let process = Process()
