@@ -48,14 +48,18 @@ actor ImportJobs {
         return uuid
     }
 
-    func received(_ job: String, bytes: Int64) {
+    /// Bytes received so far of the file of image number `image` (0-based) in the chain;
+    /// a report that arrives after that image was done is ignored.
+    func received(_ job: String, image: Int, bytes: Int64) {
+        guard let entry = jobs[job], entry.done == image, bytes > entry.bytes else { return }
         jobs[job]?.bytes = bytes
     }
 
-    func imageDone(_ job: String) {
+    /// Image number `done` of the chain is copied; its file had `bytes`.
+    func imageDone(_ job: String, bytes: Int64) {
         guard var entry = jobs[job] else { return }
         entry.done += 1
-        entry.finishedBytes += entry.bytes
+        entry.finishedBytes += bytes
         entry.bytes = 0
         jobs[job] = entry
     }

@@ -56,11 +56,11 @@ extension Endpoints {
         let jobs = self.jobs
         Task {
             do {
-                for upstream in chain {
+                for (index, upstream) in chain.enumerated() {
                     try await remoteImport.copy(upstream, from: source, keepOwner: false, channel: channel.name) { bytes in
-                        Task { await jobs.received(job, bytes: bytes) }
+                        Task { await jobs.received(job, image: index, bytes: bytes) }
                     }
-                    await jobs.imageDone(job)
+                    await jobs.imageDone(job, bytes: upstream.size ?? 0)
                 }
                 await jobs.finish(job, error: nil)
                 ServerLog.event("remote import done", [("job_uuid", .string(job)), ("image_uuid", .string(uuid))])
