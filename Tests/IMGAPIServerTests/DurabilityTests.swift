@@ -101,6 +101,37 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(server.files(under: "uploads"), [])
     }
 
+    /// The disk fills up during an upload: a clear 503, no blob, no upload left behind,
+    /// and the server goes on serving (a small tmpfs stands in for a full disk).
+    func testFullDiskRefusesTheUploadAndLeavesNothing() async throws {
+        guard getuid() == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("needs root to mount a tmpfs") }
+            throw XCTSkip("needs root to mount a tmpfs")
+        }
+        server.stop()
+        let mountpoint = try ServerProcess.temporaryDirectory()
+        try ZFSPool.shell("mount -t tmpfs -o size=3m tmpfs '\(mountpoint.path)'")
+        defer {
+            _ = try? ZFSPool.shell("umount '\(mountpoint.path)'")
+            try? FileManager.default.removeItem(at: mountpoint)
+        }
+        let full = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: mountpoint.appendingPathComponent("storage"))
+        try full.start()
+        defer { full.stop() }
+        let client = TestClient(full)
+        let uuid = "eeeeeeee-0000-4000-8000-000000000009"
+        expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+        let refused = try await client.putFile(uuid, Fixture.bytes(6 * 1024 * 1024, seed: 13), query: "compression=gzip")
+        XCTAssertEqual(refused.status, 503, refused.text)
+        XCTAssertEqual(refused.errorCode, "StorageIsDown")
+        XCTAssertEqual(full.files(under: "uploads"), [])
+        XCTAssertEqual(full.files(under: "blobs"), [])
+        let image = try await client.get("/images/\(uuid)").object()
+        XCTAssertEqual(image["files"], .array([]))
+        // Room again: the same image takes a file that fits.
+        expect(try await client.putFile(uuid, Fixture.bytes(100_000, seed: 14), query: "compression=gzip"), status: 200)
+    }
+
     func testSigtermStopsCleanly() throws {
         server.stop()
         XCTAssertEqual(server.terminationStatus, 0)
