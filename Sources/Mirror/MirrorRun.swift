@@ -76,7 +76,12 @@ public struct MirrorRun: Sendable {
     }
 
     private func mirror(_ client: IMGAPIClient) async throws -> [Outcome] {
-        let listed = try await retrying { try await client.listImages(query: ["state=all"]) }.map(UpstreamImage.init)
+        var listed = try await retrying { try await client.listImages(query: ["state=all"]) }.map(UpstreamImage.init)
+        // Images named with --uuid that the listing hides (public servers list only active
+        // images to anonymous callers) are asked for one by one.
+        for uuid in options.filter.uuids where !listed.contains(where: { $0.uuid == uuid }) {
+            if let manifest = try await retrying({ try await client.image(uuid) }) { listed.append(UpstreamImage(manifest)) }
+        }
         let selected = options.filter.select(listed)
         let importer = RemoteImport(repository: repository)
         var present: [UpstreamImage] = []

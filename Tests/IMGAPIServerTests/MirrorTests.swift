@@ -93,6 +93,15 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(copiedBase["owner"], .string(owner))
         expect(try await client.get("/images/\(linux)"), status: 404)
 
+        // A disabled image is not in the anonymous listing, but --uuid finds it.
+        let byUUID = try mirror(["--uuid", baseUUID, "--dry-run"], from: upstream.baseURL)
+        XCTAssertEqual(Self.results(byUUID.summary), [baseUUID: "present"])
+        let fresh = try ServerProcess()
+        let disabledOnly = try ServerProcess.run(["mirror", "--from", upstream.baseURL, "--storage", fresh.storage.path,
+                                                  "--uuid", baseUUID, "--json"])
+        XCTAssertEqual(Self.results(try XCTUnwrap(try JSONValue.parse(Array(disabledOnly.output.utf8)).objectValue)),
+                       [baseUUID: "copied"], disabledOnly.output)
+
         let downloads = fileDownloads()
         let again = try mirror(["--name", "app"])
         XCTAssertEqual(again.status, 0)
