@@ -12,7 +12,7 @@ struct MirrorScheduler: Service {
 
     func run() async throws {
         // A run under way when the server stops is cancelled; its partial download is kept.
-        try await cancelWhenGracefulShutdown { await loop() }
+        await cancelWhenGracefulShutdown { await loop() }
     }
 
     private func loop() async {

@@ -29,7 +29,7 @@ extension ImageRepository {
             if leavesOnlyChannel {
                 var record = image.record
                 record["channels"] = .array(channels.filter { $0 != .string(channel) })
-                try catalog.transaction { try catalog.save(record) }
+                _ = try catalog.transaction { try catalog.save(record) }
                 return false
             }
             try catalog.transaction { try catalog.delete(uuid) }

@@ -147,7 +147,7 @@ public struct MirrorRun: Sendable {
             } else {
                 do {
                     // One copy per file content at a time: the second finds the first's file stored.
-                    try await fileLocks.withLock(image.sha1 ?? image.uuid) {
+                    _ = try await fileLocks.withLock(image.sha1 ?? image.uuid) {
                         try await retrying {
                             try await importer.copy(image, from: client, keepOwner: true, mirroredFrom: sourceKey(client),
                                                     resumable: true) { bytes in events(.received(uuid: image.uuid, bytes: bytes)) }

@@ -46,7 +46,7 @@ final class StreamingMemoryTests: XCTestCase {
         let directory = try ServerProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("image.zfs.gz")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: file.path, contents: nil))
         let handle = try FileHandle(forWritingTo: file)
         let chunk = Data(Fixture.bytes(4 * 1024 * 1024, seed: 6))
         for _ in 0..<128 { try handle.write(contentsOf: chunk) }
