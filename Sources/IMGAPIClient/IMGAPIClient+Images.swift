@@ -26,20 +26,18 @@ extension IMGAPIClient {
     }
 
     /// `GET /images` with `query` (already encoded `k=v` pairs), paged exactly as imgadm
-    /// pages: only when a reply holds 1000 or more images, with `limit=1000&marker=<last uuid>`,
-    /// dropping each later page's first image (markers are inclusive).
+    /// pages: only when a reply holds 1000 or more images, with `limit=1000&marker=<last uuid>`;
+    /// a page's first image is dropped when it is the marker (markers are inclusive), paging
+    /// stops when a page makes no progress, and an image seen twice is kept once.
     public func listImages(query: [String] = []) async throws -> [JSONObject] {
         let pageSize = 1000
-        var images: [JSONObject] = []
         var page = try await listPage(query)
-        images = page
-        while page.count >= pageSize, let last = page.last?["uuid"]?.stringValue {
-            page = try await listPage(query + ["limit=\(pageSize)", "marker=\(last)"])
-            guard page.first?["uuid"]?.stringValue == last else {
-                throw IMGAPIClientError.notIMGAPI(baseURL, "paging with marker \(last) did not start at the marker")
-            }
-            images += page.dropFirst()
-            if page.count < pageSize { break }
+        var images = page
+        var seen = Set(page.compactMap { $0["uuid"]?.stringValue })
+        while page.count >= pageSize, let marker = page.last?["uuid"]?.stringValue {
+            page = try await listPage(query + ["limit=\(pageSize)", "marker=\(marker)"])
+            if page.last?["uuid"]?.stringValue == marker { break }
+            for image in page where seen.insert(image["uuid"]?.stringValue ?? "").inserted { images.append(image) }
         }
         return images
     }
@@ -59,7 +57,12 @@ extension IMGAPIClient {
         let response = try await send(.GET, "/images/\(uuid)/file", headers: headers)
         switch response.status {
         case 200: return (response, false)
-        case 206 where offset > 0: return (response, true)
+        case 206 where offset > 0:
+            // Only a range that starts where the kept bytes end continues them.
+            guard response.headers.first(name: "Content-Range")?.hasPrefix("bytes \(offset)-") == true else {
+                throw IMGAPIClientError.notIMGAPI(baseURL, "a Range request from byte \(offset) was answered with another range")
+            }
+            return (response, true)
         default:
             let bytes = try? await response.body.collect(upTo: 1024 * 1024)
             let body = bytes.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }

@@ -82,7 +82,8 @@ public struct MirrorRun: Sendable {
         for uuid in options.filter.uuids where !listed.contains(where: { $0.uuid == uuid }) {
             if let manifest = try await retrying({ try await client.image(uuid) }) { listed.append(UpstreamImage(manifest)) }
         }
-        let selected = options.filter.select(listed)
+        // Images still being created upstream are left for a later run, unless named.
+        let selected = options.filter.select(listed.filter { $0.isActivated || options.filter.uuids.contains($0.uuid) })
         let importer = RemoteImport(repository: repository)
         var present: [UpstreamImage] = []
         var chains: [[UpstreamImage]] = []
@@ -118,53 +119,66 @@ public struct MirrorRun: Sendable {
         return outcomes
     }
 
-    /// Copies the chains, `concurrency` at a time; within a chain, base first, and a failed
-    /// image fails the images above it.
+    /// Copies the chains' images, `concurrency` at a time, in waves: an image starts only
+    /// after its origin (when this run copies it too, maybe in another chain) is stored, and
+    /// fails without a try when that origin could not be copied.
     private func copy(_ chains: [[UpstreamImage]], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
-        await withTaskGroup(of: [Outcome].self) { group in
-            var pending = chains.makeIterator()
-            var results: [Outcome] = []
-            func startNext() {
-                guard let chain = pending.next() else { return }
-                group.addTask { await copyChain(chain, from: client, importer: importer) }
-            }
-            for _ in 0..<max(1, options.concurrency) { startNext() }
-            while let finished = await group.next() {
-                results += finished
-                startNext()
-            }
-            return results
+        var waves: [[UpstreamImage]] = []
+        var waveOf: [String: Int] = [:]
+        // Chains list origins before their children, so an origin's wave is known first.
+        for image in chains.joined() {
+            let wave = image.origin.flatMap { waveOf[$0] }.map { $0 + 1 } ?? 0
+            waveOf[image.uuid] = wave
+            if wave == waves.count { waves.append([]) }
+            waves[wave].append(image)
         }
-    }
-
-    private func copyChain(_ chain: [UpstreamImage], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
         var outcomes: [Outcome] = []
-        var failedBelow: String?
-        for image in chain {
-            let result: Outcome
-            if let failedBelow {
-                result = outcome(image, client, .failed, error: "its origin \(failedBelow) could not be copied")
-            } else {
-                do {
-                    // One copy per file content at a time: the second finds the first's file stored.
-                    _ = try await fileLocks.withLock(image.sha1 ?? image.uuid) {
-                        try await retrying {
-                            try await importer.copy(image, from: client, keepOwner: true, mirroredFrom: sourceKey(client),
-                                                    resumable: true) { bytes in events(.received(uuid: image.uuid, bytes: bytes)) }
-                        }
-                    }
-                    result = outcome(image, client, .copied, bytes: image.size ?? 0)
-                } catch let error as IMGAPIError where error.code == "ImageUuidAlreadyExists" {
-                    result = outcome(image, client, .present)
-                } catch {
-                    failedBelow = image.uuid
-                    result = outcome(image, client, .failed, error: (error as? IMGAPIError)?.message ?? "\(error)")
+        var failed = Set<String>()
+        for wave in waves {
+            let results = await withTaskGroup(of: Outcome.self) { group in
+                var pending = wave.makeIterator()
+                var results: [Outcome] = []
+                func startNext() {
+                    guard let image = pending.next() else { return }
+                    let failedOrigin = image.origin.flatMap { failed.contains($0) ? $0 : nil }
+                    group.addTask { await copyImage(image, from: client, importer: importer, failedOrigin: failedOrigin) }
                 }
+                for _ in 0..<max(1, options.concurrency) { startNext() }
+                while let finished = await group.next() {
+                    results.append(finished)
+                    startNext()
+                }
+                return results
             }
-            events(.finished(result))
-            outcomes.append(result)
+            failed.formUnion(results.filter { $0.result == .failed }.map(\.uuid))
+            outcomes += results
         }
         return outcomes
+    }
+
+    private func copyImage(_ image: UpstreamImage, from client: IMGAPIClient, importer: RemoteImport,
+                           failedOrigin: String?) async -> Outcome {
+        let result: Outcome
+        if let failedOrigin {
+            result = outcome(image, client, .failed, error: "its origin \(failedOrigin) could not be copied")
+        } else {
+            do {
+                // One copy per file content at a time: the second finds the first's file stored.
+                _ = try await fileLocks.withLock(image.sha1 ?? image.uuid) {
+                    try await retrying {
+                        try await importer.copy(image, from: client, keepOwner: true, mirroredFrom: sourceKey(client),
+                                                resumable: true) { bytes in events(.received(uuid: image.uuid, bytes: bytes)) }
+                    }
+                }
+                result = outcome(image, client, .copied, bytes: image.size ?? 0)
+            } catch let error as IMGAPIError where error.code == "ImageUuidAlreadyExists" {
+                result = outcome(image, client, .present)
+            } catch {
+                result = outcome(image, client, .failed, error: (error as? IMGAPIError)?.message ?? "\(error)")
+            }
+        }
+        events(.finished(result))
+        return result
     }
 
     /// Local images mirrored from this source that it no longer has (confirmed one by one

@@ -122,22 +122,42 @@ public struct RemoteImport: Sendable {
     /// when the upstream honours it) and keeps what arrives if the transfer breaks off.
     func stageResumably(_ image: UpstreamImage, from client: IMGAPIClient, progress: Progress?) async throws -> StagedBlob {
         let key = (image.sha1 ?? "").lowercased()
-        let kept = repository.blobs.partialSize(key)
-        let (response, partial) = try await download(image, from: client, offset: kept)
+        var kept = repository.blobs.partialSize(key)
+        if let size = image.size, kept > size {
+            repository.blobs.discardPartial(key)
+            kept = 0
+        }
+        if kept > 0, kept == image.size {
+            // Every byte arrived before the last attempt stopped: adopt them (verified by the caller).
+            return try await receiveResumably(image, key, from: kept, AsyncThrowingStream { $0.finish() }, client)
+        }
+        let response: IMGAPIClient.StreamedResponse, partial: Bool
+        do {
+            (response, partial) = try await client.downloadFile(image.uuid, from: kept)
+        } catch let error as IMGAPIClientError where kept > 0 && !error.isTransient {
+            // The upstream refuses to continue these bytes (416, another range): start over.
+            repository.blobs.discardPartial(key)
+            (response, partial) = try await download(image, from: client, offset: 0)
+        } catch let error as IMGAPIClientError {
+            throw IMGAPIError.remoteSource("\(error)")
+        }
         let start = partial ? kept : 0
         let counted: Progress? = progress.map { report in { @Sendable bytes in report(start + bytes) } }
-        let body = ProgressReportingBody(base: response.body, progress: counted)
-        let staged: StagedBlob
+        let staged = try await receiveResumably(image, key, from: start,
+                                                ProgressReportingBody(base: response.body, progress: counted), client)
+        if !partial { try await checkContentMD5(response, staged, image, client) }
+        return staged
+    }
+
+    private func receiveResumably(_ image: UpstreamImage, _ key: String, from start: Int64,
+                                  _ body: some AsyncSequence<ByteBuffer, any Error>, _ client: IMGAPIClient) async throws -> StagedBlob {
         do {
-            staged = try await repository.blobs.receivePartial(key, from: start, body,
-                                                               maxSize: image.size ?? BlobStore.maximumFileSize)
+            return try await repository.blobs.receivePartial(key, from: start, body, maxSize: image.size ?? BlobStore.maximumFileSize)
         } catch let error as IMGAPIError {
             throw IMGAPIError.download("the file of \(image.uuid) from \(client.baseURL): \(error.message)")
         } catch {
             throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) broke off: \(error)")
         }
-        if !partial { try await checkContentMD5(response, staged, image, client) }
-        return staged
     }
 
     private func download(_ image: UpstreamImage, from client: IMGAPIClient,

@@ -13,6 +13,10 @@ public struct UpstreamImage: Sendable {
     public var compression: String? { file?["compression"]?.stringValue }
     public var datasetGUID: String? { file?["dataset_guid"]?.stringValue }
 
+    /// Activated upstream (active or disabled): unactivated, creating and failed images are
+    /// not images yet, and a mirror passes them by.
+    public var isActivated: Bool { state == "active" || state == "disabled" }
+
     public init(_ manifest: JSONObject) {
         self.manifest = manifest
     }
@@ -21,7 +25,7 @@ public struct UpstreamImage: Sendable {
     /// with one file whose sha1, size and compression are known.
     public var unusableReason: String? {
         guard ImageUUID.isValid(uuid) else { return "upstream image has no valid uuid" }
-        guard state == "active" || state == "disabled" else { return "upstream image \(uuid) is \(state ?? "in no state"), not active" }
+        guard isActivated else { return "upstream image \(uuid) is \(state ?? "in no state"), not active" }
         guard let sha1, sha1.utf8.count == 40 else { return "upstream image \(uuid) has no file sha1" }
         guard let size, size > 0 else { return "upstream image \(uuid) has no file size" }
         guard let compression, ImageCompression(rawValue: compression) != nil else {
