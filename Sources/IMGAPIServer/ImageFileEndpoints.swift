@@ -4,6 +4,7 @@ import IMGAPI
 import ImageStore
 import NIOCore
 import NIOFileSystem
+import ServiceLifecycle
 
 extension Endpoints {
     /// `GET|HEAD /images/:uuid/file` (GetImageFile): streamed from the verified blob, with
@@ -102,11 +103,22 @@ extension Endpoints {
         }
         _ = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
         try await repository.checkFileAcceptable(uuid)
-        let staged = try await repository.blobs.receive(call.request.body)
+        let staged = try await receiveDiscardedOnStop(call.request.body)
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
             expected: .init(sha1: sha1, sha256: sha256, size: declaredSize))
         return .json(view(stored, call), etag: true)
+    }
+
+    /// Stages an upload unless the server is told to stop first (SIGTERM, SIGINT): then the
+    /// bytes so far are discarded and the client told so, rather than the stop waiting for
+    /// a client that may never finish.
+    private func receiveDiscardedOnStop(_ body: RequestBody) async throws -> StagedBlob {
+        do {
+            return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in try await blobs.receive(body) }
+        } catch is CancellationError {
+            throw IMGAPIError(status: 503, code: "ServiceUnavailable", message: "the server is stopping: the upload was discarded")
+        }
     }
 
     static func compression(_ value: String?) throws -> ImageCompression {

@@ -35,7 +35,8 @@ public struct BlobStore: Sendable {
     }
 
     /// Streams `body` to a new file in `uploads/` while digesting it, then flushes it to disk.
-    /// On any failure (client gone, size over `maxSize`, disk full) the partial file is removed.
+    /// On any failure (client gone, size over `maxSize`, disk full, the task cancelled: then
+    /// `CancellationError`) the partial file is removed.
     public func receive(_ body: some AsyncSequence<ByteBuffer, any Error>, maxSize: Int64 = maximumFileSize) async throws -> StagedBlob {
         let path = "\(uploadsDirectory)/\(ImageUUID.random())"
         do {
@@ -67,6 +68,7 @@ public struct BlobStore: Sendable {
             return StagedBlob(path: path, digests: digests)
         } catch {
             await discard(path)
+            if Task.isCancelled { throw CancellationError() }
             throw error
         }
     }
@@ -75,8 +77,9 @@ public struct BlobStore: Sendable {
         await discard(staged.path)
     }
 
+    /// A plain unlink: it must also work in a cancelled task, where NIOFileSystem refuses.
     private func discard(_ path: String) async {
-        _ = try? await FileSystem.shared.removeItem(at: FilePath(path))
+        unlink(path)
     }
 
     /// Moves a verified upload to its content address; identical content already there is kept

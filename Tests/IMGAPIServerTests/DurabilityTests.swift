@@ -132,6 +132,37 @@ final class DurabilityTests: XCTestCase {
         expect(try await client.putFile(uuid, Fixture.bytes(100_000, seed: 14), query: "compression=gzip"), status: 200)
     }
 
+    /// SIGTERM and SIGINT while a client is half way through an upload and then stalls: the
+    /// server stops at once, tells the client, and records nothing of it.
+    func testStopDiscardsAnUploadInFlight() async throws {
+        for signal in [SIGTERM, SIGINT] {
+            let client = TestClient(server)
+            let uuid = "eeeeeeee-0000-4000-8000-00000000000\(signal == SIGTERM ? 6 : 7)"
+            expect(try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+            let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+            let upload = Task {
+                try await client.request(.PUT, "/images/\(uuid)/file?compression=gzip",
+                                         streamedBody: .stream(stream, length: .known(Int64(32 * 1024 * 1024))))
+            }
+            for _ in 0..<4 { continuation.yield(ByteBuffer(bytes: Fixture.bytes(1024 * 1024))) }
+            try await waitUntil { self.server.files(under: "uploads").count == 1 }
+
+            server.signal(signal)
+            try await waitUntil { !self.server.isRunning }
+            XCTAssertEqual(server.terminationStatus, 0)
+            continuation.finish()
+            let answer = try? await upload.value
+            XCTAssertNotEqual(answer?.status, 200, "the upload cannot have succeeded")
+            XCTAssertEqual(server.files(under: "uploads"), [], "discarded before the process ended")
+
+            try restart()
+            XCTAssertFalse(server.logLines.contains { $0.contains("removed leftovers") }, "nothing was left to collect")
+            XCTAssertEqual(server.files(under: "blobs"), [])
+            let image = try await TestClient(server).get("/images/\(uuid)").object()
+            XCTAssertEqual(image["files"], .array([]))
+        }
+    }
+
     func testSigtermStopsCleanly() throws {
         server.stop()
         XCTAssertEqual(server.terminationStatus, 0)

@@ -121,6 +121,12 @@ final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` and returns at once.
+    func signal(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
     /// SIGKILL: a crash, with no chance to clean up.
     func kill() {
         guard let process, process.isRunning else { return }
