@@ -24,13 +24,16 @@ public struct AuthKeyStore: Sendable {
 
     /// The directory holding the `.keys` files.
     public let directory: URL
+    /// Keys given in the server's configuration (reference key `authKeys`), added to the files'.
+    public let configured: [String: [SSHPublicKey]]
     private let cache = KeyFileCache()
     private static let writeLock = NSLock()
     private static let fileSuffix = ".keys"
 
     /// Makes a store over `directory`, which need not exist yet.
-    public init(directory: URL) {
+    public init(directory: URL, configured: [String: [SSHPublicKey]] = [:]) {
         self.directory = directory
+        self.configured = configured
     }
 
     /// Whether `name` is an acceptable user name (and so a safe file name).
@@ -45,10 +48,10 @@ public struct AuthKeyStore: Sendable {
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    /// The keys of `user` in file order; an unknown user has none.
+    /// The keys of `user` in file order, then the configured ones; an unknown user has none.
     public func keys(for user: String) throws -> [SSHPublicKey] {
         let url = try fileURL(for: user)
-        return try cache.keys(at: url)
+        return try cache.keys(at: url) + (configured[user] ?? [])
     }
 
     /// Appends `key` to `user`'s file, creating the directory and file as needed.

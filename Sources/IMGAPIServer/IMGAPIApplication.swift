@@ -26,7 +26,8 @@ public enum IMGAPIApplication {
         if configuration.auth == .none {
             ServerLog.event("WARNING: --auth none: anyone who can reach this server can publish and delete images; use it for development only")
         }
-        let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"))
+        let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"),
+                                    configured: configuration.authKeys)
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),

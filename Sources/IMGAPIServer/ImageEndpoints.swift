@@ -144,8 +144,10 @@ extension Endpoints {
     /// Visibility, ownership and `If-Match` for a write on an existing image.
     func checkPreconditions(_ uuid: String, account: String?, channel: ChannelSelection, _ call: Call) async throws {
         let image = try await visibleImage(uuid, account: account, channel: channel, mustOwn: true)
-        // On a write, a matching If-None-Match is a failed precondition rather than "not modified".
-        if try ConditionalRequest.evaluate(call.request.headers, etag: JSONBody.etag(image.body)) == .notModified {
+        // The ETag is the one GetImage gives this caller (its Accept-Version decides whether
+        // `channels` is shown). On a write, a matching If-None-Match is a failed
+        // precondition rather than "not modified".
+        if try ConditionalRequest.evaluate(call.request.headers, etag: JSONBody.etag(view(image, call))) == .notModified {
             throw IMGAPIError.preconditionFailed("image \(uuid) matches If-None-Match")
         }
     }

@@ -1,3 +1,4 @@
+import HTTPSignature
 import IMGAPI
 
 /// A configuration file key that is unknown or has a bad value: the server does not start.
@@ -11,7 +12,10 @@ extension ServerConfiguration {
     /// The keys of the JSON configuration file. Where the reference server has a key for the
     /// same setting, it has the same name and shape, so its config mostly carries over.
     public enum FileKey: String, CaseIterable, Sendable {
-        case address, port, mode, authType, serverName, channels
+        case address, port, mode, authType, serverName, channels, authKeys
+        /// Reference keys for what imgapid does one way only: accepted with the value that
+        /// means that way, refused with any other (so a reference config still starts).
+        case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors
         case storageDir, trustedNetworks, maxJSONBodySize
     }
@@ -21,7 +25,8 @@ extension ServerConfiguration {
         guard let object = file.objectValue else {
             throw ConfigurationError(key: "(file)", problem: "the configuration must be a JSON object")
         }
-        for (name, value) in object {
+        // Keys starting with "//" are comments, as in the reference's example configs.
+        for (name, value) in object where !name.hasPrefix("//") {
             guard let key = FileKey(rawValue: name) else {
                 throw ConfigurationError(key: name, problem: "unknown key (known: \(FileKey.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
@@ -69,6 +74,22 @@ extension ServerConfiguration {
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
         case .channels: channels = try Self.channels(value)
+        case .authKeys: authKeys = try Self.authKeys(value)
+        case .databaseType:
+            guard value.stringValue == "local" else {
+                throw ConfigurationError(key: key.rawValue, problem: "only \"local\" is supported (the catalog is SQLite under storageDir)")
+            }
+        case .storageTypes:
+            guard value == .array([.string("local")]) else {
+                throw ConfigurationError(key: key.rawValue, problem: "only [\"local\"] is supported (files are kept under storageDir)")
+            }
+        case .placeholderImageLifespanDays:
+            // imgapid makes no placeholder images (no CreateImageFromVm), so nothing expires.
+            _ = try integer(1...36_500)
+        case .allowInsecure:
+            guard value == .bool(false) else {
+                throw ConfigurationError(key: key.rawValue, problem: "only false is supported: upstream TLS certificates are always verified")
+            }
         case .mirrors:
             guard let items = value.arrayValue else {
                 throw ConfigurationError(key: key.rawValue, problem: "must be an array of mirror definitions")
@@ -108,6 +129,24 @@ extension ServerConfiguration {
         return channels
     }
 
+    /// `{"USER": ["ssh-rsa AAAA… comment", …]}`, each line an OpenSSH public key.
+    static func authKeys(_ value: JSONValue) throws(ConfigurationError) -> [String: [SSHPublicKey]] {
+        func fail(_ problem: String) -> ConfigurationError { ConfigurationError(key: "authKeys", problem: problem) }
+        guard let users = value.objectValue else { throw fail("must be an object of user names to arrays of OpenSSH public keys") }
+        var keys: [String: [SSHPublicKey]] = [:]
+        for (user, lines) in users {
+            guard AuthKeyStore.isValidUser(user) else { throw fail("invalid user name \"\(user)\"") }
+            guard let lines = lines.arrayValue else { throw fail("\"\(user)\" must have an array of OpenSSH public keys") }
+            keys[user] = try lines.enumerated().map { index, line throws(ConfigurationError) in
+                guard let text = line.stringValue, let key = try? SSHPublicKey(openSSHLine: text) else {
+                    throw fail("key \(index + 1) of \"\(user)\" is not an OpenSSH public key")
+                }
+                return key
+            }
+        }
+        return keys
+    }
+
     /// The effective configuration in the file's format (`imgapid serve --print-config`).
     public var fileJSON: JSONValue {
         .object(JSONObject([
@@ -119,8 +158,18 @@ extension ServerConfiguration {
             (FileKey.storageDir.rawValue, .string(storage)),
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
-            (FileKey.channels.rawValue, .array(channels.map(\.json))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
-        ]))
+        ] + optionalFileEntries))
+    }
+
+    /// Keys printed only when set (an empty `channels` is refused on reading, spec §6).
+    private var optionalFileEntries: [(String, JSONValue)] {
+        var entries: [(String, JSONValue)] = []
+        if !channels.isEmpty { entries.append((FileKey.channels.rawValue, .array(channels.map(\.json)))) }
+        if !authKeys.isEmpty {
+            let users = authKeys.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .string($0.openSSHLine) })) }
+            entries.append((FileKey.authKeys.rawValue, .object(JSONObject(users))))
+        }
+        return entries
     }
 }

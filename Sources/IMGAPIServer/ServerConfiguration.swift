@@ -1,3 +1,4 @@
+import HTTPSignature
 import IMGAPI
 
 /// How requests are authenticated (reference config key `authType`).
@@ -25,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var channels: [Channel] = []
     /// Mirrors run in the background (config key `mirrors`).
     public var mirrors: [ScheduledMirror] = []
+    /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.
+    public var authKeys: [String: [SSHPublicKey]] = [:]
 
     public init(storage: String = "./storage", host: String = "127.0.0.1", port: Int = 8080,
                 mode: ServerMode = .public, auth: AuthMode = .signature, trustedNetworks: [TrustedNetwork] = [],

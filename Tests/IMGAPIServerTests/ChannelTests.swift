@@ -172,6 +172,21 @@ final class ChannelTests: XCTestCase {
     }
 
     /// Without channels configured, `?channel=` is ignored and `/channels` does not exist.
+    /// A client that reads images with `channels` (Accept-Version ~2, as imgadm sends it)
+    /// can write with the ETag it was given.
+    func testIfMatchTakesTheETagOfTheChannelView() async throws {
+        try await client.publish(base)
+        let fetched = try await client.get("/images/\(base)")
+        XCTAssertNotNil(try fetched.object()["channels"])
+        let etag = try XCTUnwrap(fetched.header("ETag"))
+        let updated = try await client.request(.POST, "/images/\(base)?action=update",
+                                               headers: [("Content-Type", "application/json"), ("If-Match", etag)],
+                                               body: Array(#"{"description": "checked"}"#.utf8))
+        XCTAssertEqual(updated.status, 200, updated.text)
+        let stale = try await client.request(.POST, "/images/\(base)?action=disable", headers: [("If-Match", etag)])
+        XCTAssertEqual(stale.status, 412, "the update changed the image")
+    }
+
     func testServerWithoutChannelsIgnoresThem() async throws {
         let plain = try ServerProcess(["--trust-network", "127.0.0.1/32"])
         try plain.start()

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSignature
 import IMGAPI
 import XCTest
 
@@ -78,6 +79,11 @@ final class ConfigFileTests: XCTestCase {
             #"{"mirrors": [{"from": "http://x", "interval": 3600, "nmae": "base"}]}"#: "mirrors[0]",
             #"{"mirrors": [{"from": "http://x", "interval": 3600, "uuid": "nope"}]}"#: "mirrors[0]",
             #"{"mirrors": {"from": "http://x"}}"#: "mirrors",
+            #"{"storageTypes": ["local", "manta"]}"#: "storageTypes",
+            #"{"allowInsecure": true}"#: "allowInsecure",
+            #"{"placeholderImageLifespanDays": 0}"#: "placeholderImageLifespanDays",
+            #"{"authKeys": {"bob": ["ssh-rsa nonsense"]}}"#: "authKeys",
+            #"{"authKeys": {"../bob": []}}"#: "authKeys",
         ]
         for (json, key) in cases {
             let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(json)])
@@ -106,6 +112,36 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(mirror["latest"], .number(2))
         XCTAssertEqual(mirror["interval"], .number(86400))
         XCTAssertEqual(mirror["prune"], .bool(true))
+    }
+
+    /// What `--print-config` prints is a config file that gives the same configuration.
+    func testPrintedConfigReadsBack() throws {
+        for json in ["{}", #"{"channels": [{"name": "dev", "description": "d", "default": true}], "mode": "private"}"#] {
+            let printed = try printedConfig(["--config", try write(json)])
+            let again = try printedConfig(["--config", try write(JSONValue.object(printed).prettyPrinted())])
+            XCTAssertEqual(again, printed, json)
+        }
+    }
+
+    /// A reference server's config starts: "//" comments, `authKeys` (whose users can sign at
+    /// once), and the reference keys for what imgapid does one way only, with that value.
+    func testReferenceConfigCarriesOver() async throws {
+        let key = try SSHPrivateKey.generate(.rsa(bits: 2048))
+        let file = try write("""
+            {"// notes": "copied from an sdc-imgapi standalone install", "mode": "public", "databaseType": "local",
+             "storageTypes": ["local"], "placeholderImageLifespanDays": 7, "allowInsecure": false,
+             "authKeys": {"bob": ["\(key.publicKey.openSSHLine)"]}}
+            """)
+        XCTAssertEqual(try printedConfig(["--config", file])["authKeys"],
+                       .object(JSONObject([("bob", .array([.string(key.publicKey.openSSHLine)]))])))
+        let server = try ServerProcess(["--config", file])
+        try server.start()
+        defer { server.stop() }
+        let uuid = "c0f10000-0000-4000-8000-000000000002"
+        let signed = TestClient(server, signer: RequestSigner(user: "bob", key: key))
+        expect(try await signed.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+        let stranger = TestClient(server, signer: RequestSigner(user: "eve", key: key))
+        expect(try await stranger.get("/images/\(uuid)"), status: 401)
     }
 
     /// The file's settings take effect in the running server.
