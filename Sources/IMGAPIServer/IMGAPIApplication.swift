@@ -23,6 +23,14 @@ public enum IMGAPIApplication {
                 ("uploads", .number(Double(collected.uploads))), ("blobs", .number(Double(collected.blobs))),
             ])
         }
+        if let channel = configuration.channels.first(where: \.isDefault) {
+            let adopted = try await repository.adoptImagesWithoutChannel(into: channel.name)
+            if adopted > 0 {
+                ServerLog.event("images in no channel joined the default channel", [
+                    ("channel", .string(channel.name)), ("images", .number(Double(adopted))),
+                ])
+            }
+        }
         if configuration.auth == .none {
             ServerLog.event("WARNING: --auth none: anyone who can reach this server can publish and delete images; use it for development only")
         }

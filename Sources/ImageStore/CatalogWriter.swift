@@ -26,6 +26,13 @@ public struct CatalogWriter {
             """, arguments: [uuid, channel])
     }
 
+    /// Images in no channel at all.
+    public func imagesWithoutChannel() throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT uuid FROM image WHERE NOT EXISTS (SELECT 1 FROM image_channel c WHERE c.uuid = image.uuid) ORDER BY uuid
+            """)
+    }
+
     /// How many image files use the blob.
     public func references(toBlob sha256: String) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image_file WHERE sha256 = ?", arguments: [sha256]) ?? 0

@@ -14,6 +14,22 @@ extension ImageRepository {
         }
     }
 
+    /// Puts every image that is in no channel (stored before channels were configured) in
+    /// `channel`, so that turning channels on hides nothing. Returns how many moved.
+    public func adoptImagesWithoutChannel(into channel: String) async throws -> Int {
+        try await catalog.exclusive { catalog in
+            try catalog.transaction {
+                let uuids = try catalog.imagesWithoutChannel()
+                for uuid in uuids {
+                    guard var record = try catalog.image(uuid)?.record else { continue }
+                    record["channels"] = .array([.string(channel)])
+                    try catalog.save(record)
+                }
+                return uuids.count
+            }
+        }
+    }
+
     /// DeleteImage in a channel: an image in other channels too only leaves this one
     /// (unless `everywhere`); otherwise it is deleted and its file released.
     /// Returns whether the image was deleted.

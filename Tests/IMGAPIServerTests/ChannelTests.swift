@@ -187,6 +187,27 @@ final class ChannelTests: XCTestCase {
         XCTAssertEqual(stale.status, 412, "the update changed the image")
     }
 
+    /// Images stored before channels were turned on join the default channel at start,
+    /// instead of vanishing from every listing.
+    func testImagesFromBeforeChannelsJoinTheDefaultChannel() async throws {
+        let plain = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try plain.start()
+        try await TestClient(plain).publish(base, name: "older")
+        plain.stop()
+        let channelled = try ServerProcess(["--config", server.storage.appendingPathComponent("config.json").path],
+                                           storage: plain.storage)
+        try channelled.start()
+        defer { channelled.stop() }
+        var reader = TestClient(channelled)
+        reader.defaultHeaders.append(("Accept-Version", "~2"))
+        let listed = try await reader.get("/images").json().arrayValue ?? []
+        XCTAssertEqual(listed.compactMap { $0.objectValue?["uuid"]?.stringValue }, [base])
+        let image = try await reader.get("/images/\(base)").object()
+        XCTAssertEqual(image["channels"], .array([.string("dev")]))
+        XCTAssertTrue(channelled.logLines.contains { $0.contains("joined the default channel") && $0.contains("\"images\":1") },
+                      channelled.logLines.joined(separator: "\n"))
+    }
+
     func testServerWithoutChannelsIgnoresThem() async throws {
         let plain = try ServerProcess(["--trust-network", "127.0.0.1/32"])
         try plain.start()
