@@ -28,7 +28,7 @@ public enum ImageUpdate {
         var merged = record
         let activated = record["activated"]?.boolValue ?? false
         for (key, value) in fields {
-            if operatorOnly.contains(key), !byOperator {
+            if operatorOnly.contains(key) || unsupported.contains(key), !byOperator {
                 errors.append(FieldError(field: key, code: "NotAllowed", message: "Can only be updated by operators"))
                 continue
             }
@@ -42,6 +42,8 @@ public enum ImageUpdate {
                 continue
             }
             if key == "channels", let names = value.arrayValue {
+                // An image in no channel would be in no listing, and no write could reach it.
+                if names.isEmpty { errors.append(.invalid("channels", "an image must stay in at least one channel")) }
                 for name in names where !channels.contains(name.stringValue ?? "") {
                     errors.append(.invalid("channels", "unknown channel: \(name.javaScriptText)"))
                 }

@@ -38,6 +38,22 @@ final class ImageUpdateTests: XCTestCase {
         XCTAssertEqual(codes(JSONObject([("channels", .array([.string("dev")]))])).first, "channels:Invalid")
     }
 
+    func testOperatorFieldsNamedAsSuchToAccounts() throws {
+        for field in ["state", "files", "origin"] {
+            XCTAssertThrowsError(try apply(JSONObject([(field, .string("x"))]), byOperator: false), field) {
+                XCTAssertEqual(($0 as? IMGAPIError)?.errors?.first?.message, "Can only be updated by operators", field)
+            }
+        }
+    }
+
+    func testAnImageStaysInAChannel() throws {
+        XCTAssertThrowsError(try apply(JSONObject([("channels", .array([]))]), channels: ["dev"])) {
+            XCTAssertEqual(($0 as? IMGAPIError)?.errors?.first?.field, "channels")
+        }
+        XCTAssertEqual(try apply(JSONObject([("channels", .array([.string("dev")]))]), channels: ["dev"])["channels"],
+                       .array([.string("dev")]))
+    }
+
     func testMergedRecordIsValidated() {
         XCTAssertEqual(codes(JSONObject([("public", .bool(false))])).first?.hasPrefix("public"), true)
         XCTAssertEqual(codes(JSONObject([("owner", .string("nope"))])).first?.hasPrefix("owner"), true)
