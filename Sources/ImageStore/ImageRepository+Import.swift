@@ -46,6 +46,7 @@ extension ImageRepository {
                 let activated = record["activated"]?.boolValue ?? false
                 let disabled = record["disabled"]?.boolValue ?? false
                 record["state"] = .string(ImageState.derive(activated: activated, disabled: disabled).rawValue)
+                if activated { Self.stampPublished(&record) }
                 return try catalog.transaction {
                     let stored = try catalog.save(record)
                     if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }

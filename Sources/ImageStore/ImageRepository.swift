@@ -112,12 +112,16 @@ public final class ImageRepository: Sendable {
             record["activated"] = .bool(true)
             let disabled = record["disabled"]?.boolValue ?? false
             record["state"] = .string(ImageState.derive(activated: true, disabled: disabled).rawValue)
-            if record["published_at"] == nil {
-                let now = Int64(Date().timeIntervalSince1970 * 1000)
-                record["published_at"] = .string(Timestamp.iso8601(milliseconds: now))
-            }
+            Self.stampPublished(&record)
             return try catalog.transaction { try catalog.save(record) }
         }
+    }
+
+    /// An activated image has a `published_at`: now, with milliseconds, unless it has one.
+    static func stampPublished(_ record: inout JSONObject) {
+        guard record["published_at"] == nil else { return }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        record["published_at"] = .string(Timestamp.iso8601(milliseconds: now))
     }
 
     /// DisableImage / EnableImage: idempotent; an unactivated image stays unactivated.

@@ -97,3 +97,29 @@ extension MirrorTests {
         XCTAssertEqual(scripted.requests.filter { $0.contains("marker=\(uuids[999])") }.count, 1)
     }
 }
+
+extension MirrorTests {
+    /// An upstream manifest without `published_at` (an old or hand-made server): the copy is
+    /// dated as ActivateImage dates images, so listings and imgadm's `pub` column work.
+    func testCopiesWithoutPublishTimeAreDated() async throws {
+        let bytes = Fixture.bytes(1500, seed: 6)
+        let undated = Fixture.manifest(uuid: base, extra: """
+            "state": "active", "files": [{"sha1": "\(Fixture.sha1(bytes))", "size": \(bytes.count), "compression": "gzip"}]
+            """)
+        let uuid = base
+        let scripted = try ScriptedUpstream { _, uri in
+            switch uri.split(separator: "?").first.map(String.init) ?? uri {
+            case "/images": return .json(status: 200, "[\(undated)]")
+            case "/images/\(uuid)": return .json(status: 200, undated)
+            case "/images/\(uuid)/file": return .bytes(bytes)
+            default: return .json(status: 404, #"{"code": "ResourceNotFound", "message": "nope"}"#)
+            }
+        }
+        defer { scripted.stop() }
+        XCTAssertEqual(try mirror([], from: scripted.baseURL).status, 0)
+        try local.start()
+        let copied = try await TestClient(local).get("/images/\(base)").object()
+        let published = try XCTUnwrap(copied["published_at"]?.stringValue, "\(copied)")
+        XCTAssertTrue(Timestamp.isPublishedAt(published), published)
+    }
+}
