@@ -133,6 +133,10 @@ enum Fixture {
         Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func md5Base64(_ bytes: [UInt8]) -> String {
         Data(Insecure.MD5.hash(data: bytes)).base64EncodedString()
     }
