@@ -13,9 +13,9 @@ extension ImageRepository {
     /// Adds an image copied from another server together with its file, in the state it had
     /// there (`activated`, `disabled` as recorded in `record`), all in one catalog
     /// transaction: the image is never visible without its file. `mirroredFrom` records the
-    /// upstream for `imgapid mirror --prune`.
+    /// upstream for `imgapid mirror --prune`; `icon`, the upstream image's icon.
     public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
-                            mirroredFrom: String? = nil) async throws -> StoredImage {
+                            icon: ImageIcon? = nil, mirroredFrom: String? = nil) async throws -> StoredImage {
         do {
             if case .staged(let staged, let expected) = source { try Self.verify(staged.digests, against: expected) }
             let blobs = self.blobs
@@ -47,7 +47,9 @@ extension ImageRepository {
                 let disabled = record["disabled"]?.boolValue ?? false
                 record["state"] = .string(ImageState.derive(activated: activated, disabled: disabled).rawValue)
                 if activated { Self.stampPublished(&record) }
+                if icon != nil { record["icon"] = .bool(true) }
                 return try catalog.transaction {
+                    if let icon { try catalog.setIcon(uuid, icon) }
                     let stored = try catalog.save(record)
                     if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
                     return stored

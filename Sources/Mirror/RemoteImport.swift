@@ -1,3 +1,4 @@
+import Foundation
 import IMGAPI
 import IMGAPIClient
 import ImageStore
@@ -90,15 +91,29 @@ public struct RemoteImport: Sendable {
         record["disabled"] = .bool(image.state == ImageState.disabled.rawValue)
         if let channel { record["channels"] = .array([.string(channel)]) }
         let compression = image.compression ?? "none"
+        let icon = image.manifest["icon"] == .bool(true) ? try await icon(of: image, from: client) : nil
         if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size {
             return try await repository.addImported(record, file: .existing(stored), compression: compression,
-                                                    datasetGUID: image.datasetGUID, mirroredFrom: mirroredFrom)
+                                                    datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom)
         }
         let staged = resumable ? try await stageResumably(image, from: client, progress: progress)
                                : try await stageFile(of: image, from: client, progress: progress)
         return try await repository.addImported(
             record, file: .staged(staged, expected: .init(sha1: image.sha1, size: image.size)),
-            compression: compression, datasetGUID: image.datasetGUID, mirroredFrom: mirroredFrom)
+            compression: compression, datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom)
+    }
+
+    /// The upstream icon of `image`, held to what AddImageIcon accepts.
+    private func icon(of image: UpstreamImage, from client: IMGAPIClient) async throws -> ImageIcon {
+        let fetched: (contentType: String, bytes: [UInt8])
+        do { fetched = try await client.icon(image.uuid, limit: ImageIcon.maximumSize) } catch let error as IMGAPIClientError {
+            throw IMGAPIError.remoteSource("the icon of \(image.uuid): \(error)")
+        }
+        let type = fetched.contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard ImageIcon.contentTypes.contains(type), !fetched.bytes.isEmpty else {
+            throw IMGAPIError.download("the icon of \(image.uuid) from \(client.baseURL) is not a PNG, JPEG or GIF")
+        }
+        return ImageIcon(contentType: type, bytes: fetched.bytes)
     }
 
     /// Streams the upstream file of `image` into `uploads/`, digesting it; refuses a file

@@ -109,6 +109,25 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(fileDownloads(), downloads, "a second run transfers no file")
     }
 
+    /// An upstream image's icon is copied with it: same bytes, same type, `icon: true`.
+    func testIconsComeAlong() async throws {
+        try await up.publish(base, name: "pictured")
+        let gif = Array("GIF89a".utf8) + Fixture.bytes(500, seed: 9)
+        expect(try await up.request(.PUT, "/images/\(base)/icon", headers: [("Content-Type", "image/gif")], body: gif), status: 200)
+        let run = try mirror([])
+        XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
+        try local.start()
+        let client = TestClient(local)
+        let ours = try await client.get("/images/\(base)").object()
+        let theirs = try await up.get("/images/\(base)").object()
+        XCTAssertEqual(ours, theirs)
+        XCTAssertEqual(ours["icon"], .bool(true))
+        let icon = try await client.get("/images/\(base)/icon")
+        XCTAssertEqual(icon.status, 200)
+        XCTAssertEqual(icon.body, gif)
+        XCTAssertEqual(icon.header("Content-Type"), "image/gif")
+    }
+
     func testFiltersChooseImages() async throws {
         _ = try await publishCatalog()
         for (arguments, expected) in [
