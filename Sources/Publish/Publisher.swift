@@ -8,8 +8,9 @@ public struct PublishPlan: Sendable {
     public enum Source: Sendable {
         /// Snapshot (created unless `snapshot` names one) and send a dataset.
         case dataset(name: String, snapshot: String?, keepSnapshot: Bool)
-        /// An existing compressed stream; `files[0]` of the manifest, when given, must match it.
-        case file(path: String)
+        /// An existing compressed stream, and the manifest's `files[0]` when it has one: the
+        /// file must have its `size` and `sha1`, and its `dataset_guid` is sent along.
+        case file(path: String, described: JSONObject?)
     }
 
     public var source: Source
@@ -55,6 +56,7 @@ public struct Publisher: Sendable {
 
     /// The published (or, with `outputDirectory`, written) manifest.
     public func run() async throws -> JSONObject {
+        if case .file(let path, let described) = plan.source { try Self.verify(path, against: described) }
         if let client { try await check(client) }
         let stream: ByteStream
         var guid: String?
@@ -78,7 +80,8 @@ public struct Publisher: Sendable {
                 await removeSnapshot(made)
                 throw error
             }
-        case .file(let path):
+        case .file(let path, let described):
+            guid = described?["dataset_guid"]?.stringValue
             stream = try ByteStream.file(path, progress: progress)
         }
         do {
@@ -102,6 +105,20 @@ public struct Publisher: Sendable {
     private func removeSnapshot(_ made: String?) async {
         guard let made, case .dataset(_, _, let keep) = plan.source, !keep else { return }
         try? await ZFS.destroy(made)
+    }
+
+    /// `--file`: its size and sha1 must be the ones its manifest records, before anything is sent.
+    static func verify(_ path: String, against described: JSONObject?) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.int64Value else { throw PublishError(step: "file", "cannot read \(path)") }
+        guard let described else { return }
+        if let expected = described["size"]?.intValue, Int64(expected) != size {
+            throw PublishError(step: "verify", "\(path) has \(size) bytes, the manifest says \(expected)")
+        }
+        guard let expected = described["sha1"]?.stringValue else { return }
+        let actual: String
+        do { actual = try FileSHA1.of(path) } catch { throw PublishError(step: "file", "cannot read \(path): \(error)") }
+        guard actual == expected else { throw PublishError(step: "verify", "\(path) has sha1 \(actual), the manifest says \(expected)") }
     }
 
     /// Refuses early: not an IMGAPI, origin unknown there.

@@ -158,8 +158,7 @@ struct Imgpublish: AsyncParsableCommand {
         }
         let source: PublishPlan.Source
         if let file {
-            try Self.checkFile(file, against: fields)
-            source = .file(path: file)
+            source = .file(path: file, described: fields["files"]?.arrayValue?.first?.objectValue)
         } else {
             source = .dataset(name: dataset!, snapshot: snapshot, keepSnapshot: keepSnapshot)
         }
@@ -169,27 +168,13 @@ struct Imgpublish: AsyncParsableCommand {
                            incremental: incremental, originSnapshot: originSnapshot, outputDirectory: output)
     }
 
-    /// `--file` with a manifest that has `files[0]`: size and sha1 must match before anything is sent.
-    static func checkFile(_ path: String, against manifest: JSONObject) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value else { throw ValidationError("--file \(path): cannot read it") }
-        guard let expected = manifest["files"]?.arrayValue?.first?.objectValue else { return }
-        if let expectedSize = expected["size"]?.intValue, Int64(expectedSize) != size {
-            throw ValidationError("--file \(path) has \(size) bytes, the manifest says \(expectedSize)")
-        }
-        if let sha1 = expected["sha1"]?.stringValue {
-            let actual = try FileSHA1.of(path)
-            guard actual == sha1 else { throw ValidationError("--file \(path) has sha1 \(actual), the manifest says \(sha1)") }
-        }
-    }
-
     func describe(_ plan: PublishPlan) -> String {
         var lines = ["would publish \(plan.uuid) \(plan.manifest["name"]?.stringValue ?? "")@\(plan.manifest["version"]?.stringValue ?? "")"]
         switch plan.source {
         case .dataset(let name, let snapshot, let keep):
             lines.append("  snapshot: \(name)@\(snapshot ?? "imgpublish-\(plan.uuid)")" + (snapshot == nil && !keep ? " (made, then destroyed)" : ""))
             if plan.incremental { lines.append("  zfs send -i \(plan.originSnapshot ?? "<pool>/\(plan.origin ?? "")@final")") }
-        case .file(let path):
+        case .file(let path, _):
             lines.append("  file: \(path)")
         }
         lines.append("  compression: \(plan.compression.rawValue)")

@@ -121,21 +121,33 @@ final class PublishTests: XCTestCase {
         let streamFile = output.appendingPathComponent("out-3.zfs.gz")
         let manifest = try XCTUnwrap(try JSONValue.parse(Array(Data(contentsOf: manifestFile))).objectValue)
         let stream = Array(try Data(contentsOf: streamFile))
-        XCTAssertEqual(manifest["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+        let writtenFile = try XCTUnwrap(manifest["files"]?.arrayValue?.first?.objectValue)
+        XCTAssertEqual(writtenFile["sha1"], .string(Fixture.sha1(stream)))
+        XCTAssertNotNil(writtenFile["dataset_guid"]?.stringValue, "the snapshot's guid is recorded")
         expect(try await client.get("/images/\(baseUUID)"), status: 404)
 
         let published = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL])
         XCTAssertEqual(published.status, 0, published.output)
         let image = try await client.get("/images/\(baseUUID)").object()
         XCTAssertEqual(image["state"], .string("active"))
-        XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+        for (key, value) in manifest where key != "files" { XCTAssertEqual(image[key], value, key) }
+        let storedFile = image["files"]?.arrayValue?.first?.objectValue
+        for key in ["sha1", "size", "compression", "dataset_guid"] { XCTAssertEqual(storedFile?[key], writtenFile[key], key) }
+
+        // With the guid on the server, a child built on another snapshot is caught.
+        let other = "\(source.name)/other"
+        try ZFSPool.shell("zfs create \(other) && zfs snapshot \(other)@final")
+        let wrongOrigin = try imgpublish([dataset, "--uuid", childUUID, "--name", "out", "--version", "4", "--origin", baseUUID,
+                                          "--incremental", "--origin-snapshot", "\(other)@final", "--url", server.baseURL])
+        XCTAssertEqual(wrongOrigin.status, 1)
+        XCTAssertTrue(wrongOrigin.output.contains("but origin image \(baseUUID) was made from"), wrongOrigin.output)
 
         // A file that no longer matches its manifest is refused before anything is sent.
         try write(stream + [0], to: streamFile)
         let refused = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL,
                                       "--uuid", childUUID])
-        XCTAssertNotEqual(refused.status, 0)
-        XCTAssertTrue(refused.output.contains("bytes"), refused.output)
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("imgpublish: verify:") && refused.output.contains("bytes"), refused.output)
         expect(try await client.get("/images/\(childUUID)"), status: 404)
     }
 
