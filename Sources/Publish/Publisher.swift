@@ -72,10 +72,16 @@ public struct Publisher: Sendable {
                 throw PublishError(step: "snapshot", "snapshot \(name) does not exist")
             }
             do {
-                guid = try await ZFS.guid(name)
+                do { guid = try await ZFS.guid(name) } catch {
+                    throw PublishError(step: "snapshot", "zfs guid of \(name) failed: \(error)")
+                }
                 let origin = plan.incremental ? try await originSnapshot(for: dataset) : nil
-                stream = try SendPipeline.start(snapshot: name, incrementalFrom: origin, compression: plan.compression,
-                                                progress: progress)
+                do {
+                    stream = try SendPipeline.start(snapshot: name, incrementalFrom: origin, compression: plan.compression,
+                                                    progress: progress)
+                } catch {
+                    throw PublishError(step: "send", "cannot start zfs send of \(name): \(error)")
+                }
             } catch {
                 await removeSnapshot(made)
                 throw error
@@ -135,7 +141,8 @@ public struct Publisher: Sendable {
         guard let origin = plan.origin else { throw PublishError(step: "origin", "--incremental needs --origin") }
         let name = plan.originSnapshot ?? "\(ZFS.pool(of: dataset))/\(origin)@final"
         guard await ZFS.exists(name) else { throw PublishError(step: "origin", "origin snapshot \(name) does not exist") }
-        let guid = try await ZFS.guid(name)
+        let guid: String
+        do { guid = try await ZFS.guid(name) } catch { throw PublishError(step: "origin", "zfs guid of \(name) failed: \(error)") }
         if let client, let expected = try? await client.image(origin)?["files"]?.arrayValue?.first?.objectValue?["dataset_guid"]?.stringValue,
            expected != guid {
             throw PublishError(step: "origin", "snapshot \(name) has guid \(guid), but origin image \(origin) was made from \(expected)")
@@ -197,7 +204,11 @@ public struct Publisher: Sendable {
         if let datasetGUID { file["dataset_guid"] = .string(datasetGUID) }
         var manifest = plan.manifest
         manifest["files"] = .array([.object(file)])
-        try Data(manifest.prettyPrinted().utf8).write(to: URL(fileURLWithPath: "\(directory)/\(base).json"))
+        let manifestPath = "\(directory)/\(base).json"
+        do { try Data(manifest.prettyPrinted().utf8).write(to: URL(fileURLWithPath: manifestPath)) } catch {
+            try? FileManager.default.removeItem(atPath: filePath)
+            throw PublishError(step: "output", "cannot write \(manifestPath): \(error)")
+        }
         return manifest
     }
 }

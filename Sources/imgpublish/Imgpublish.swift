@@ -93,20 +93,21 @@ struct Imgpublish: AsyncParsableCommand {
         guard Compression(rawValue: compression) != nil else { throw ValidationError("--compression must be gzip, xz, bzip2 or none") }
         if incremental, origin == nil { throw ValidationError("--incremental needs --origin") }
         if (user == nil) != (key == nil) { throw ValidationError("--user and --key go together") }
+        if let url, (try? IMGAPIClient(url: url)) == nil { throw ValidationError("--url \(url) is not an http or https URL") }
         for value in [uuid, origin].compactMap({ $0 }) where !ImageUUID.isValid(value) {
             throw ValidationError("\(value) is not a lower-case image uuid")
         }
     }
 
     func run() async throws {
-        let plan = try makePlan()
-        if dryRun {
-            print(describe(plan))
-            return
-        }
-        let client = try url.map { try IMGAPIClient(url: $0, signer: try signer(), userAgent: "imgpublish") }
         let progress = PublishProgress(enabled: !quiet && !json && isatty(STDERR_FILENO) == 1)
         do {
+            let plan = try makePlan()
+            if dryRun {
+                print(describe(plan))
+                return
+            }
+            let client = try url.map { try IMGAPIClient(url: $0, signer: try signer(), userAgent: "imgpublish") }
             let published = try await Publisher(plan: plan, client: output == nil ? client : nil, progress: progress.update).run()
             progress.finish()
             if json {
@@ -124,14 +125,21 @@ struct Imgpublish: AsyncParsableCommand {
 
     func signer() throws -> RequestSigner? {
         guard let user, let key else { return nil }
-        let text = try String(contentsOfFile: key, encoding: .utf8)
-        return RequestSigner(user: user, key: try SSHPrivateKey(pem: text))
+        do {
+            let text = try String(contentsOfFile: key, encoding: .utf8)
+            return RequestSigner(user: user, key: try SSHPrivateKey(pem: text))
+        } catch {
+            throw PublishError(step: "key", "cannot use --key \(key): \(error)")
+        }
     }
 
     func makePlan() throws -> PublishPlan {
         var fields = JSONObject()
         if let manifest {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: manifest))
+            let bytes: Data
+            do { bytes = try Data(contentsOf: URL(fileURLWithPath: manifest)) } catch {
+                throw PublishError(step: "manifest", "cannot read \(manifest): \(error)")
+            }
             guard let object = try? JSONValue.parse(Array(bytes)).objectValue else {
                 throw ValidationError("--manifest \(manifest): not a JSON object")
             }

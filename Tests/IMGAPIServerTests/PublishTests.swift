@@ -28,8 +28,13 @@ final class PublishTests: XCTestCase {
     }
 
     /// Runs imgpublish; returns its exit status and everything it printed.
-    func imgpublish(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish)
+    func imgpublish(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish, environment: environment)
+    }
+
+    /// Every snapshot on this host.
+    func snapshots() throws -> String {
+        try ZFSPool.shell("zfs list -H -o name -t snapshot")
     }
 
     func write(_ bytes: [UInt8], to url: URL) throws {
@@ -194,5 +199,33 @@ final class PublishTests: XCTestCase {
         XCTAssertTrue(unauthorized.output.contains("import") && unauthorized.output.contains("UnauthorizedError"), unauthorized.output)
         let usage = try imgpublish(["--name", "x"])
         XCTAssertEqual(usage.status, 64, usage.output)
+    }
+
+    /// `zfs get guid` fails (a `zfs` on PATH that refuses `get`, all else the real one): exit 1
+    /// naming the step, and the snapshot it made is destroyed.
+    func testZFSFailureNamesTheStepAndRemovesTheSnapshot() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        let shim = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: shim) }
+        let zfs = try ZFSPool.shell("command -v zfs").trimmingCharacters(in: .whitespacesAndNewlines)
+        let script = shim.appendingPathComponent("zfs")
+        try """
+            #!/bin/sh
+            if [ "$1" = get ]; then echo "injected: no guid" >&2; exit 1; fi
+            exec \(zfs) "$@"
+
+            """.write(to: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        let path = shim.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+
+        let failed = try imgpublish([dataset, "--uuid", baseUUID, "--name", "x", "--version", "1", "--url", server.baseURL],
+                                    environment: ["PATH": path])
+        XCTAssertEqual(failed.status, 1, failed.output)
+        XCTAssertTrue(failed.output.contains("imgpublish: snapshot: zfs guid of \(dataset)@imgpublish-\(baseUUID) failed")
+                      && failed.output.contains("injected: no guid"), failed.output)
+        XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
+        expect(try await client.get("/images/\(baseUUID)"), status: 404)
     }
 }
