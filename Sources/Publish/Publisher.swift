@@ -127,13 +127,30 @@ public struct Publisher: Sendable {
         guard actual == expected else { throw PublishError(step: "verify", "\(path) has sha1 \(actual), the manifest says \(expected)") }
     }
 
-    /// Refuses early: not an IMGAPI, origin unknown there.
+    /// Refuses early, before a snapshot is made: not an IMGAPI, writes not allowed, origin unknown there.
     func check(_ client: IMGAPIClient) async throws {
-        do { _ = try await client.ping() } catch { throw PublishError(step: "ping", "\(error)") }
+        do { _ = try await client.ping() } catch {
+            throw Self.isAuthRefusal(error) ? authRefused(client, error) : PublishError(step: "ping", "\(error)")
+        }
+        do { try await client.checkWriteAccess(plan.uuid) } catch {
+            throw Self.isAuthRefusal(error) ? authRefused(client, error) : PublishError(step: "auth", "\(error)")
+        }
         guard let origin = plan.origin else { return }
         let image: JSONObject?
         do { image = try await client.image(origin) } catch { throw PublishError(step: "origin", "\(error)") }
         guard image != nil else { throw PublishError(step: "origin", "origin image \(origin) is unknown on \(client.baseURL)") }
+    }
+
+    /// A 401 or 403: the server will not take this client's writes.
+    static func isAuthRefusal(_ error: Error) -> Bool {
+        guard case IMGAPIClientError.server(let status, _, _) = error else { return false }
+        return status == 401 || status == 403
+    }
+
+    func authRefused(_ client: IMGAPIClient, _ error: Error) -> PublishError {
+        let who = client.signer.map { "user \($0.user) (is its public key added there?)" }
+            ?? "unsigned requests (give --user and --key, or publish from a network the server trusts)"
+        return PublishError(step: "auth", "auth refused by \(client.baseURL) for \(who): \(error)")
     }
 
     /// The origin's snapshot on this host, checked against the origin image's `dataset_guid`.

@@ -191,14 +191,35 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(ping.status, 1)
         XCTAssertTrue(ping.output.contains("ping"), ping.output)
 
+        let usage = try imgpublish(["--name", "x"])
+        XCTAssertEqual(usage.status, 64, usage.output)
+    }
+
+    /// A key the server does not know, or no key from an untrusted network: refused before a
+    /// snapshot is made (--keep-snapshot would keep one) and before anything is sent.
+    func testAuthRefusalComesBeforeTheSnapshot() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(10_000, seed: 7), to: source.path(dataset).appendingPathComponent("data.bin"))
         let signed = try ServerProcess([])
         try signed.start()
         defer { signed.stop() }
-        let unauthorized = try imgpublish([dataset, "--name", "x", "--version", "5", "--url", signed.baseURL])
-        XCTAssertEqual(unauthorized.status, 1)
-        XCTAssertTrue(unauthorized.output.contains("import") && unauthorized.output.contains("UnauthorizedError"), unauthorized.output)
-        let usage = try imgpublish(["--name", "x"])
-        XCTAssertEqual(usage.status, 64, usage.output)
+        let admin = try signed.signedClient(user: "builder")
+        let wrongKey = signed.storage.appendingPathComponent("wrong")
+        try ZFSPool.shell("ssh-keygen -q -t ed25519 -N '' -f '\(wrongKey.path)'")
+
+        for (label, signing) in [("wrong key", ["--user", "builder", "--key", wrongKey.path]), ("unsigned", [])] {
+            let refused = try imgpublish([dataset, "--uuid", baseUUID, "--name", "x", "--version", "1", "--keep-snapshot",
+                                          "--url", signed.baseURL] + signing)
+            XCTAssertEqual(refused.status, 1, "\(label): \(refused.output)")
+            XCTAssertTrue(refused.output.contains("imgpublish: auth: auth refused"), "\(label): \(refused.output)")
+            XCTAssertFalse(try snapshots().contains("\(dataset)@"), "\(label): no snapshot made")
+        }
+        let listed = try await admin.get("/images?state=all")
+        XCTAssertEqual(listed.text, "[]")
+        XCTAssertEqual(signed.files(under: "uploads"), [])
+        XCTAssertEqual(signed.files(under: "blobs"), [])
     }
 
     /// `zfs get guid` fails (a `zfs` on PATH that refuses `get`, all else the real one): exit 1
