@@ -102,6 +102,7 @@ public struct Publisher: Sendable {
             await removeSnapshot(made)
             return result
         } catch {
+            await stream.terminate()
             await removeSnapshot(made)
             throw error
         }
@@ -170,17 +171,13 @@ public struct Publisher: Sendable {
     private func upload(_ stream: ByteStream, to client: IMGAPIClient, datasetGUID: String?) async throws -> JSONObject {
         var manifest = plan.manifest
         manifest["files"] = nil
-        do { _ = try await client.importImage(manifest) } catch {
-            stream.terminate()
-            throw PublishError(step: "import", "\(error)")
-        }
+        do { _ = try await client.importImage(manifest) } catch { throw PublishError(step: "import", "\(error)") }
         do {
             let added: JSONObject
             do {
                 added = try await client.addFile(plan.uuid, compression: plan.compression.rawValue, datasetGUID: datasetGUID,
                                                  body: .stream(stream, length: .unknown))
             } catch {
-                stream.terminate()
                 throw PublishError(step: "upload", "\(error)")
             }
             let sent = stream.digest.finalize()

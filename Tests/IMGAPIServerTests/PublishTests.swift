@@ -222,6 +222,47 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(signed.files(under: "blobs"), [])
     }
 
+    func testKeepSnapshotKeepsTheSnapshotItMade() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(20_000, seed: 8), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let kept = try imgpublish([dataset, "--uuid", baseUUID, "--name", "kept", "--version", "1", "--keep-snapshot",
+                                   "--url", server.baseURL, "--json"])
+        XCTAssertEqual(kept.status, 0, kept.output)
+        let snapshot = "\(dataset)@imgpublish-\(baseUUID)"
+        XCTAssertTrue(try snapshots().contains(snapshot), "the snapshot stays")
+        let guid = try ZFSPool.shell("zfs get -Hp -o value guid \(snapshot)").trimmingCharacters(in: .whitespacesAndNewlines)
+        let image = try await client.get("/images/\(baseUUID)").object()
+        XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["dataset_guid"], .string(guid))
+    }
+
+    /// The server runs out of disk during the upload (a 3 MiB tmpfs, a 6 MiB stream): the
+    /// publish fails naming the upload, the image it created is deleted, its snapshot destroyed.
+    func testFailedUploadRemovesTheSnapshotAndTheImage() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(6 * 1024 * 1024, seed: 9), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let mountpoint = try ServerProcess.temporaryDirectory()
+        try ZFSPool.shell("mount -t tmpfs -o size=3m tmpfs '\(mountpoint.path)'")
+        defer {
+            _ = try? ZFSPool.shell("umount '\(mountpoint.path)'")
+            try? FileManager.default.removeItem(at: mountpoint)
+        }
+        let full = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: mountpoint.appendingPathComponent("storage"))
+        try full.start()
+        defer { full.stop() }
+
+        let failed = try imgpublish([dataset, "--uuid", baseUUID, "--name", "big", "--version", "1", "--url", full.baseURL])
+        XCTAssertEqual(failed.status, 1, failed.output)
+        XCTAssertTrue(failed.output.contains("imgpublish: upload:"), failed.output)
+        XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
+        expect(try await TestClient(full).get("/images/\(baseUUID)"), status: 404)
+        XCTAssertEqual(full.files(under: "uploads"), [])
+        XCTAssertEqual(full.files(under: "blobs"), [])
+    }
+
     /// `zfs get guid` fails (a `zfs` on PATH that refuses `get`, all else the real one): exit 1
     /// naming the step, and the snapshot it made is destroyed.
     func testZFSFailureNamesTheStepAndRemovesTheSnapshot() async throws {
