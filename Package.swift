@@ -62,7 +62,6 @@ let package = Package(
         .executableTarget(name: "imgpublish", dependencies: [
             "Publish", "IMGAPI", "IMGAPIClient", "HTTPSignature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),

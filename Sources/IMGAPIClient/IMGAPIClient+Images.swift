@@ -95,6 +95,17 @@ extension IMGAPIClient {
         return object
     }
 
+    /// Asks, changing nothing, whether this client may write: imgapid and the reference server
+    /// authenticate `POST /images/:uuid` before they refuse it for its missing `action`.
+    /// Throws the server's 401 or 403 when writes are not allowed.
+    public func checkWriteAccess(_ uuid: String) async throws {
+        let response = try await send(.POST, "/images/\(uuid)")
+        let bytes = try? await response.body.collect(upTo: 1024 * 1024)
+        guard response.status == 401 || response.status == 403 else { return }
+        let body = bytes.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
+        throw IMGAPIClientError.server(status: response.status, url: baseURL + "/images/\(uuid)", body: body)
+    }
+
     /// ActivateImage.
     public func activate(_ uuid: String) async throws -> JSONObject {
         try await object(.POST, "/images/\(uuid)?action=activate")

@@ -88,9 +88,15 @@ public struct ByteStream: AsyncSequence, Sendable {
         }
     }
 
-    /// Stops the producers (after a failed upload).
-    public func terminate() {
-        for process in producers where process.isRunning { process.terminate() }
+    /// Stops the producers (after a failed upload) and waits until they are gone, so the
+    /// snapshot they read can be destroyed. SIGKILL, not SIGTERM: children started from
+    /// Swift's thread pool inherit its blocked signals and would never see a SIGTERM.
+    public func terminate() async {
+        let producers = self.producers
+        try? await NIOThreadPool.singleton.runIfActive {
+            for process in producers where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for process in producers { process.waitUntilExit() }
+        }
     }
 }
 

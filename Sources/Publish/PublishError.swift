@@ -1,5 +1,5 @@
-/// A publish that failed, naming the step: `ping`, `origin`, `dataset`, `snapshot`,
-/// `import`, `upload`, `verify`, `activate`, `output`, `file`.
+/// A publish that failed, naming the step: `key`, `manifest`, `file`, `ping`, `auth`,
+/// `origin`, `dataset`, `snapshot`, `send`, `import`, `upload`, `verify`, `activate`, `output`.
 public struct PublishError: Error, CustomStringConvertible {
     public let step: String
     public let message: String

@@ -8,8 +8,9 @@ public struct PublishPlan: Sendable {
     public enum Source: Sendable {
         /// Snapshot (created unless `snapshot` names one) and send a dataset.
         case dataset(name: String, snapshot: String?, keepSnapshot: Bool)
-        /// An existing compressed stream; `files[0]` of the manifest, when given, must match it.
-        case file(path: String)
+        /// An existing compressed stream, and the manifest's `files[0]` when it has one: the
+        /// file must have its `size` and `sha1`, and its `dataset_guid` is sent along.
+        case file(path: String, described: JSONObject?)
     }
 
     public var source: Source
@@ -55,6 +56,7 @@ public struct Publisher: Sendable {
 
     /// The published (or, with `outputDirectory`, written) manifest.
     public func run() async throws -> JSONObject {
+        if case .file(let path, let described) = plan.source { try Self.verify(path, against: described) }
         if let client { try await check(client) }
         let stream: ByteStream
         var guid: String?
@@ -70,15 +72,22 @@ public struct Publisher: Sendable {
                 throw PublishError(step: "snapshot", "snapshot \(name) does not exist")
             }
             do {
-                guid = try await ZFS.guid(name)
+                do { guid = try await ZFS.guid(name) } catch {
+                    throw PublishError(step: "snapshot", "zfs guid of \(name) failed: \(error)")
+                }
                 let origin = plan.incremental ? try await originSnapshot(for: dataset) : nil
-                stream = try SendPipeline.start(snapshot: name, incrementalFrom: origin, compression: plan.compression,
-                                                progress: progress)
+                do {
+                    stream = try SendPipeline.start(snapshot: name, incrementalFrom: origin, compression: plan.compression,
+                                                    progress: progress)
+                } catch {
+                    throw PublishError(step: "send", "cannot start zfs send of \(name): \(error)")
+                }
             } catch {
                 await removeSnapshot(made)
                 throw error
             }
-        case .file(let path):
+        case .file(let path, let described):
+            guid = described?["dataset_guid"]?.stringValue
             stream = try ByteStream.file(path, progress: progress)
         }
         do {
@@ -93,6 +102,7 @@ public struct Publisher: Sendable {
             await removeSnapshot(made)
             return result
         } catch {
+            await stream.terminate()
             await removeSnapshot(made)
             throw error
         }
@@ -104,13 +114,44 @@ public struct Publisher: Sendable {
         try? await ZFS.destroy(made)
     }
 
-    /// Refuses early: not an IMGAPI, origin unknown there.
+    /// `--file`: its size and sha1 must be the ones its manifest records, before anything is sent.
+    static func verify(_ path: String, against described: JSONObject?) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.int64Value else { throw PublishError(step: "file", "cannot read \(path)") }
+        guard let described else { return }
+        if let expected = described["size"]?.intValue, Int64(expected) != size {
+            throw PublishError(step: "verify", "\(path) has \(size) bytes, the manifest says \(expected)")
+        }
+        guard let expected = described["sha1"]?.stringValue else { return }
+        let actual: String
+        do { actual = try FileSHA1.of(path) } catch { throw PublishError(step: "file", "cannot read \(path): \(error)") }
+        guard actual == expected else { throw PublishError(step: "verify", "\(path) has sha1 \(actual), the manifest says \(expected)") }
+    }
+
+    /// Refuses early, before a snapshot is made: not an IMGAPI, writes not allowed, origin unknown there.
     func check(_ client: IMGAPIClient) async throws {
-        do { _ = try await client.ping() } catch { throw PublishError(step: "ping", "\(error)") }
+        do { _ = try await client.ping() } catch {
+            throw Self.isAuthRefusal(error) ? authRefused(client, error) : PublishError(step: "ping", "\(error)")
+        }
+        do { try await client.checkWriteAccess(plan.uuid) } catch {
+            throw Self.isAuthRefusal(error) ? authRefused(client, error) : PublishError(step: "auth", "\(error)")
+        }
         guard let origin = plan.origin else { return }
         let image: JSONObject?
         do { image = try await client.image(origin) } catch { throw PublishError(step: "origin", "\(error)") }
         guard image != nil else { throw PublishError(step: "origin", "origin image \(origin) is unknown on \(client.baseURL)") }
+    }
+
+    /// A 401 or 403: the server will not take this client's writes.
+    static func isAuthRefusal(_ error: Error) -> Bool {
+        guard case IMGAPIClientError.server(let status, _, _) = error else { return false }
+        return status == 401 || status == 403
+    }
+
+    func authRefused(_ client: IMGAPIClient, _ error: Error) -> PublishError {
+        let who = client.signer.map { "user \($0.user) (is its public key added there?)" }
+            ?? "unsigned requests (give --user and --key, or publish from a network the server trusts)"
+        return PublishError(step: "auth", "auth refused by \(client.baseURL) for \(who): \(error)")
     }
 
     /// The origin's snapshot on this host, checked against the origin image's `dataset_guid`.
@@ -118,7 +159,8 @@ public struct Publisher: Sendable {
         guard let origin = plan.origin else { throw PublishError(step: "origin", "--incremental needs --origin") }
         let name = plan.originSnapshot ?? "\(ZFS.pool(of: dataset))/\(origin)@final"
         guard await ZFS.exists(name) else { throw PublishError(step: "origin", "origin snapshot \(name) does not exist") }
-        let guid = try await ZFS.guid(name)
+        let guid: String
+        do { guid = try await ZFS.guid(name) } catch { throw PublishError(step: "origin", "zfs guid of \(name) failed: \(error)") }
         if let client, let expected = try? await client.image(origin)?["files"]?.arrayValue?.first?.objectValue?["dataset_guid"]?.stringValue,
            expected != guid {
             throw PublishError(step: "origin", "snapshot \(name) has guid \(guid), but origin image \(origin) was made from \(expected)")
@@ -129,17 +171,13 @@ public struct Publisher: Sendable {
     private func upload(_ stream: ByteStream, to client: IMGAPIClient, datasetGUID: String?) async throws -> JSONObject {
         var manifest = plan.manifest
         manifest["files"] = nil
-        do { _ = try await client.importImage(manifest) } catch {
-            stream.terminate()
-            throw PublishError(step: "import", "\(error)")
-        }
+        do { _ = try await client.importImage(manifest) } catch { throw PublishError(step: "import", "\(error)") }
         do {
             let added: JSONObject
             do {
                 added = try await client.addFile(plan.uuid, compression: plan.compression.rawValue, datasetGUID: datasetGUID,
                                                  body: .stream(stream, length: .unknown))
             } catch {
-                stream.terminate()
                 throw PublishError(step: "upload", "\(error)")
             }
             let sent = stream.digest.finalize()
@@ -180,7 +218,11 @@ public struct Publisher: Sendable {
         if let datasetGUID { file["dataset_guid"] = .string(datasetGUID) }
         var manifest = plan.manifest
         manifest["files"] = .array([.object(file)])
-        try Data(manifest.prettyPrinted().utf8).write(to: URL(fileURLWithPath: "\(directory)/\(base).json"))
+        let manifestPath = "\(directory)/\(base).json"
+        do { try Data(manifest.prettyPrinted().utf8).write(to: URL(fileURLWithPath: manifestPath)) } catch {
+            try? FileManager.default.removeItem(atPath: filePath)
+            throw PublishError(step: "output", "cannot write \(manifestPath): \(error)")
+        }
         return manifest
     }
 }

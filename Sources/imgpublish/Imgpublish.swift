@@ -93,20 +93,21 @@ struct Imgpublish: AsyncParsableCommand {
         guard Compression(rawValue: compression) != nil else { throw ValidationError("--compression must be gzip, xz, bzip2 or none") }
         if incremental, origin == nil { throw ValidationError("--incremental needs --origin") }
         if (user == nil) != (key == nil) { throw ValidationError("--user and --key go together") }
+        if let url, (try? IMGAPIClient(url: url)) == nil { throw ValidationError("--url \(url) is not an http or https URL") }
         for value in [uuid, origin].compactMap({ $0 }) where !ImageUUID.isValid(value) {
             throw ValidationError("\(value) is not a lower-case image uuid")
         }
     }
 
     func run() async throws {
-        let plan = try makePlan()
-        if dryRun {
-            print(describe(plan))
-            return
-        }
-        let client = try url.map { try IMGAPIClient(url: $0, signer: try signer(), userAgent: "imgpublish") }
         let progress = PublishProgress(enabled: !quiet && !json && isatty(STDERR_FILENO) == 1)
         do {
+            let plan = try makePlan()
+            if dryRun {
+                print(describe(plan))
+                return
+            }
+            let client = try url.map { try IMGAPIClient(url: $0, signer: try signer(), userAgent: "imgpublish") }
             let published = try await Publisher(plan: plan, client: output == nil ? client : nil, progress: progress.update).run()
             progress.finish()
             if json {
@@ -124,14 +125,21 @@ struct Imgpublish: AsyncParsableCommand {
 
     func signer() throws -> RequestSigner? {
         guard let user, let key else { return nil }
-        let text = try String(contentsOfFile: key, encoding: .utf8)
-        return RequestSigner(user: user, key: try SSHPrivateKey(pem: text))
+        do {
+            let text = try String(contentsOfFile: key, encoding: .utf8)
+            return RequestSigner(user: user, key: try SSHPrivateKey(pem: text))
+        } catch {
+            throw PublishError(step: "key", "cannot use --key \(key): \(error)")
+        }
     }
 
     func makePlan() throws -> PublishPlan {
         var fields = JSONObject()
         if let manifest {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: manifest))
+            let bytes: Data
+            do { bytes = try Data(contentsOf: URL(fileURLWithPath: manifest)) } catch {
+                throw PublishError(step: "manifest", "cannot read \(manifest): \(error)")
+            }
             guard let object = try? JSONValue.parse(Array(bytes)).objectValue else {
                 throw ValidationError("--manifest \(manifest): not a JSON object")
             }
@@ -158,8 +166,7 @@ struct Imgpublish: AsyncParsableCommand {
         }
         let source: PublishPlan.Source
         if let file {
-            try Self.checkFile(file, against: fields)
-            source = .file(path: file)
+            source = .file(path: file, described: fields["files"]?.arrayValue?.first?.objectValue)
         } else {
             source = .dataset(name: dataset!, snapshot: snapshot, keepSnapshot: keepSnapshot)
         }
@@ -169,27 +176,13 @@ struct Imgpublish: AsyncParsableCommand {
                            incremental: incremental, originSnapshot: originSnapshot, outputDirectory: output)
     }
 
-    /// `--file` with a manifest that has `files[0]`: size and sha1 must match before anything is sent.
-    static func checkFile(_ path: String, against manifest: JSONObject) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value else { throw ValidationError("--file \(path): cannot read it") }
-        guard let expected = manifest["files"]?.arrayValue?.first?.objectValue else { return }
-        if let expectedSize = expected["size"]?.intValue, Int64(expectedSize) != size {
-            throw ValidationError("--file \(path) has \(size) bytes, the manifest says \(expectedSize)")
-        }
-        if let sha1 = expected["sha1"]?.stringValue {
-            let actual = try FileSHA1.of(path)
-            guard actual == sha1 else { throw ValidationError("--file \(path) has sha1 \(actual), the manifest says \(sha1)") }
-        }
-    }
-
     func describe(_ plan: PublishPlan) -> String {
         var lines = ["would publish \(plan.uuid) \(plan.manifest["name"]?.stringValue ?? "")@\(plan.manifest["version"]?.stringValue ?? "")"]
         switch plan.source {
         case .dataset(let name, let snapshot, let keep):
             lines.append("  snapshot: \(name)@\(snapshot ?? "imgpublish-\(plan.uuid)")" + (snapshot == nil && !keep ? " (made, then destroyed)" : ""))
             if plan.incremental { lines.append("  zfs send -i \(plan.originSnapshot ?? "<pool>/\(plan.origin ?? "")@final")") }
-        case .file(let path):
+        case .file(let path, _):
             lines.append("  file: \(path)")
         }
         lines.append("  compression: \(plan.compression.rawValue)")

@@ -123,4 +123,36 @@ final class PublishFailureTests: XCTestCase {
         let image = try await TestClient(server).get("/images/\(uuid)").object()
         XCTAssertEqual(image["state"], .string("active"))
     }
+
+    /// Failures before or after the server is involved exit 1 naming their step; a malformed
+    /// option value stays a usage error (64).
+    func testEveryFailureNamesItsStep() throws {
+        let (manifest, file) = try files(Fixture.bytes(1000, seed: 5))
+        let nowhere = "http://127.0.0.1:9"
+        let missing = directory.appendingPathComponent("missing").path
+
+        let key = try imgpublish(["--manifest", manifest, "--file", file, "--url", nowhere, "--user", "builder", "--key", missing])
+        XCTAssertEqual(key.status, 1, key.output)
+        XCTAssertTrue(key.output.contains("imgpublish: key: cannot use --key \(missing)"), key.output)
+
+        let unreadableManifest = try imgpublish(["--manifest", missing, "--file", file, "--url", nowhere])
+        XCTAssertEqual(unreadableManifest.status, 1, unreadableManifest.output)
+        XCTAssertTrue(unreadableManifest.output.contains("imgpublish: manifest: cannot read \(missing)"), unreadableManifest.output)
+
+        let unreadableFile = try imgpublish(["--manifest", manifest, "--file", missing, "--url", nowhere])
+        XCTAssertEqual(unreadableFile.status, 1, unreadableFile.output)
+        XCTAssertTrue(unreadableFile.output.contains("imgpublish: file: cannot read \(missing)"), unreadableFile.output)
+
+        // The manifest's place is taken by a directory: the stream written for it goes too.
+        let output = directory.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: output.appendingPathComponent("test-image-1.0.0.json"), withIntermediateDirectories: true)
+        let unwritable = try imgpublish(["--manifest", manifest, "--file", file, "--output", output.path])
+        XCTAssertEqual(unwritable.status, 1, unwritable.output)
+        XCTAssertTrue(unwritable.output.contains("imgpublish: output: cannot write \(output.path)/test-image-1.0.0.json"), unwritable.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.appendingPathComponent("test-image-1.0.0.zfs.gz").path))
+
+        let badURL = try imgpublish(["--manifest", manifest, "--file", file, "--url", "ftp://host/"])
+        XCTAssertEqual(badURL.status, 64, badURL.output)
+        XCTAssertTrue(badURL.output.contains("--url ftp://host/ is not an http or https URL"), badURL.output)
+    }
 }

@@ -28,8 +28,13 @@ final class PublishTests: XCTestCase {
     }
 
     /// Runs imgpublish; returns its exit status and everything it printed.
-    func imgpublish(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish)
+    func imgpublish(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try ServerProcess.run(arguments, executable: ServerProcess.imgpublish, environment: environment)
+    }
+
+    /// Every snapshot on this host.
+    func snapshots() throws -> String {
+        try ZFSPool.shell("zfs list -H -o name -t snapshot")
     }
 
     func write(_ bytes: [UInt8], to url: URL) throws {
@@ -121,21 +126,33 @@ final class PublishTests: XCTestCase {
         let streamFile = output.appendingPathComponent("out-3.zfs.gz")
         let manifest = try XCTUnwrap(try JSONValue.parse(Array(Data(contentsOf: manifestFile))).objectValue)
         let stream = Array(try Data(contentsOf: streamFile))
-        XCTAssertEqual(manifest["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+        let writtenFile = try XCTUnwrap(manifest["files"]?.arrayValue?.first?.objectValue)
+        XCTAssertEqual(writtenFile["sha1"], .string(Fixture.sha1(stream)))
+        XCTAssertNotNil(writtenFile["dataset_guid"]?.stringValue, "the snapshot's guid is recorded")
         expect(try await client.get("/images/\(baseUUID)"), status: 404)
 
         let published = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL])
         XCTAssertEqual(published.status, 0, published.output)
         let image = try await client.get("/images/\(baseUUID)").object()
         XCTAssertEqual(image["state"], .string("active"))
-        XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["sha1"], .string(Fixture.sha1(stream)))
+        for (key, value) in manifest where key != "files" { XCTAssertEqual(image[key], value, key) }
+        let storedFile = image["files"]?.arrayValue?.first?.objectValue
+        for key in ["sha1", "size", "compression", "dataset_guid"] { XCTAssertEqual(storedFile?[key], writtenFile[key], key) }
+
+        // With the guid on the server, a child built on another snapshot is caught.
+        let other = "\(source.name)/other"
+        try ZFSPool.shell("zfs create \(other) && zfs snapshot \(other)@final")
+        let wrongOrigin = try imgpublish([dataset, "--uuid", childUUID, "--name", "out", "--version", "4", "--origin", baseUUID,
+                                          "--incremental", "--origin-snapshot", "\(other)@final", "--url", server.baseURL])
+        XCTAssertEqual(wrongOrigin.status, 1)
+        XCTAssertTrue(wrongOrigin.output.contains("but origin image \(baseUUID) was made from"), wrongOrigin.output)
 
         // A file that no longer matches its manifest is refused before anything is sent.
         try write(stream + [0], to: streamFile)
         let refused = try imgpublish(["--manifest", manifestFile.path, "--file", streamFile.path, "--url", server.baseURL,
                                       "--uuid", childUUID])
-        XCTAssertNotEqual(refused.status, 0)
-        XCTAssertTrue(refused.output.contains("bytes"), refused.output)
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("imgpublish: verify:") && refused.output.contains("bytes"), refused.output)
         expect(try await client.get("/images/\(childUUID)"), status: 404)
     }
 
@@ -174,13 +191,103 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(ping.status, 1)
         XCTAssertTrue(ping.output.contains("ping"), ping.output)
 
+        let usage = try imgpublish(["--name", "x"])
+        XCTAssertEqual(usage.status, 64, usage.output)
+    }
+
+    /// A key the server does not know, or no key from an untrusted network: refused before a
+    /// snapshot is made (--keep-snapshot would keep one) and before anything is sent.
+    func testAuthRefusalComesBeforeTheSnapshot() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(10_000, seed: 7), to: source.path(dataset).appendingPathComponent("data.bin"))
         let signed = try ServerProcess([])
         try signed.start()
         defer { signed.stop() }
-        let unauthorized = try imgpublish([dataset, "--name", "x", "--version", "5", "--url", signed.baseURL])
-        XCTAssertEqual(unauthorized.status, 1)
-        XCTAssertTrue(unauthorized.output.contains("import") && unauthorized.output.contains("UnauthorizedError"), unauthorized.output)
-        let usage = try imgpublish(["--name", "x"])
-        XCTAssertEqual(usage.status, 64, usage.output)
+        let admin = try signed.signedClient(user: "builder")
+        let wrongKey = signed.storage.appendingPathComponent("wrong")
+        try ZFSPool.shell("ssh-keygen -q -t ed25519 -N '' -f '\(wrongKey.path)'")
+
+        for (label, signing) in [("wrong key", ["--user", "builder", "--key", wrongKey.path]), ("unsigned", [])] {
+            let refused = try imgpublish([dataset, "--uuid", baseUUID, "--name", "x", "--version", "1", "--keep-snapshot",
+                                          "--url", signed.baseURL] + signing)
+            XCTAssertEqual(refused.status, 1, "\(label): \(refused.output)")
+            XCTAssertTrue(refused.output.contains("imgpublish: auth: auth refused"), "\(label): \(refused.output)")
+            XCTAssertFalse(try snapshots().contains("\(dataset)@"), "\(label): no snapshot made")
+        }
+        let listed = try await admin.get("/images?state=all")
+        XCTAssertEqual(listed.text, "[]")
+        XCTAssertEqual(signed.files(under: "uploads"), [])
+        XCTAssertEqual(signed.files(under: "blobs"), [])
+    }
+
+    func testKeepSnapshotKeepsTheSnapshotItMade() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(20_000, seed: 8), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let kept = try imgpublish([dataset, "--uuid", baseUUID, "--name", "kept", "--version", "1", "--keep-snapshot",
+                                   "--url", server.baseURL, "--json"])
+        XCTAssertEqual(kept.status, 0, kept.output)
+        let snapshot = "\(dataset)@imgpublish-\(baseUUID)"
+        XCTAssertTrue(try snapshots().contains(snapshot), "the snapshot stays")
+        let guid = try ZFSPool.shell("zfs get -Hp -o value guid \(snapshot)").trimmingCharacters(in: .whitespacesAndNewlines)
+        let image = try await client.get("/images/\(baseUUID)").object()
+        XCTAssertEqual(image["files"]?.arrayValue?.first?.objectValue?["dataset_guid"], .string(guid))
+    }
+
+    /// The server runs out of disk during the upload (a 3 MiB tmpfs, a 6 MiB stream): the
+    /// publish fails naming the upload, the image it created is deleted, its snapshot destroyed.
+    func testFailedUploadRemovesTheSnapshotAndTheImage() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        try write(Fixture.bytes(6 * 1024 * 1024, seed: 9), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let mountpoint = try ServerProcess.temporaryDirectory()
+        try ZFSPool.shell("mount -t tmpfs -o size=3m tmpfs '\(mountpoint.path)'")
+        defer {
+            _ = try? ZFSPool.shell("umount '\(mountpoint.path)'")
+            try? FileManager.default.removeItem(at: mountpoint)
+        }
+        let full = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: mountpoint.appendingPathComponent("storage"))
+        try full.start()
+        defer { full.stop() }
+
+        let failed = try imgpublish([dataset, "--uuid", baseUUID, "--name", "big", "--version", "1", "--url", full.baseURL])
+        XCTAssertEqual(failed.status, 1, failed.output)
+        XCTAssertTrue(failed.output.contains("imgpublish: upload:"), failed.output)
+        XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
+        expect(try await TestClient(full).get("/images/\(baseUUID)"), status: 404)
+        XCTAssertEqual(full.files(under: "uploads"), [])
+        XCTAssertEqual(full.files(under: "blobs"), [])
+    }
+
+    /// `zfs get guid` fails (a `zfs` on PATH that refuses `get`, all else the real one): exit 1
+    /// naming the step, and the snapshot it made is destroyed.
+    func testZFSFailureNamesTheStepAndRemovesTheSnapshot() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        let shim = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: shim) }
+        let zfs = try ZFSPool.shell("command -v zfs").trimmingCharacters(in: .whitespacesAndNewlines)
+        let script = shim.appendingPathComponent("zfs")
+        try """
+            #!/bin/sh
+            if [ "$1" = get ]; then echo "injected: no guid" >&2; exit 1; fi
+            exec \(zfs) "$@"
+
+            """.write(to: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        let path = shim.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+
+        let failed = try imgpublish([dataset, "--uuid", baseUUID, "--name", "x", "--version", "1", "--url", server.baseURL],
+                                    environment: ["PATH": path])
+        XCTAssertEqual(failed.status, 1, failed.output)
+        XCTAssertTrue(failed.output.contains("imgpublish: snapshot: zfs guid of \(dataset)@imgpublish-\(baseUUID) failed")
+                      && failed.output.contains("injected: no guid"), failed.output)
+        XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
+        expect(try await client.get("/images/\(baseUUID)"), status: 404)
     }
 }

@@ -43,11 +43,16 @@ final class ServerProcess: @unchecked Sendable {
         executable.deletingLastPathComponent().appendingPathComponent("imgpublish")
     }
 
-    /// Runs `imgapid` (or another built program) with `arguments` to completion.
-    static func run(_ arguments: [String], executable: URL = executable) throws -> (status: Int32, output: String) {
+    /// Runs `imgapid` (or another built program) with `arguments` to completion;
+    /// `environment` is added to this process's.
+    static func run(_ arguments: [String], executable: URL = executable,
+                    environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
