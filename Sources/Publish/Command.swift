@@ -13,7 +13,8 @@ enum Command {
     }
 
     /// Runs `arguments` (found on PATH) and returns its standard output; throws with its
-    /// standard error when it exits non-zero. Waits without blocking a Swift concurrency thread.
+    /// standard error when it exits non-zero. Waits without blocking a Swift concurrency
+    /// thread, and to the end even when the calling task is cancelled.
     @discardableResult
     static func run(_ arguments: [String]) async throws -> String {
         let process = Process()
@@ -29,8 +30,13 @@ enum Command {
         try process.run()
         async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
         async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
-        var status: Int32 = -1
-        for await code in finished { status = code }
+        // Waited for in a task of its own: a cancelled (interrupted) publish must still know
+        // how a `zfs snapshot` it started ended.
+        let status = await Task {
+            var status: Int32 = -1
+            for await code in finished { status = code }
+            return status
+        }.value
         let (stdout, stderr) = await (out, err)
         guard status == 0 else {
             throw Failure(command: arguments.joined(separator: " "), status: status, output: String(decoding: stderr, as: UTF8.self))

@@ -102,7 +102,7 @@ public struct Publisher: Sendable {
             await removeSnapshot(made)
             return result
         } catch {
-            await stream.terminate()
+            await Self.regardless { await stream.terminate() }
             await removeSnapshot(made)
             throw error
         }
@@ -111,7 +111,13 @@ public struct Publisher: Sendable {
     /// Destroys the snapshot this run made, unless asked to keep it.
     private func removeSnapshot(_ made: String?) async {
         guard let made, case .dataset(_, _, let keep) = plan.source, !keep else { return }
-        try? await ZFS.destroy(made)
+        await Self.regardless { try? await ZFS.destroy(made) }
+    }
+
+    /// Runs clean-up to its end even when the publish was cancelled (interrupted), where
+    /// HTTP requests and waits for processes would stop at once.
+    static func regardless(_ work: @escaping @Sendable () async -> Void) async {
+        await Task { await work() }.value
     }
 
     /// `--file`: its size and sha1 must be the ones its manifest records, before anything is sent.
@@ -188,7 +194,8 @@ public struct Publisher: Sendable {
             }
             do { return try await client.activate(plan.uuid) } catch { throw PublishError(step: "activate", "\(error)") }
         } catch {
-            try? await client.delete(plan.uuid)
+            let uuid = plan.uuid
+            await Self.regardless { try? await client.delete(uuid) }
             throw error
         }
     }

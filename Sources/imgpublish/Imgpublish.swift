@@ -23,7 +23,8 @@ struct Imgpublish: AsyncParsableCommand {
                   --origin 8f1f3d2e-6c1b-4f4e-9a55-2b7c1d0e9a01 --incremental
               imgpublish --manifest app-1.0.0.json --file app-1.0.0.zfs.gz --url http://imgapi:8080
 
-            Exit status: 0 published; 1 failed (the message names the step); 64 bad usage.
+            Exit status: 0 published; 1 failed (the message names the step); 64 bad usage; \
+            130 or 143 stopped by SIGINT or SIGTERM (the image deleted again, the snapshot destroyed).
             """)
 
     @Argument(help: "The dataset to publish (omit with --file).")
@@ -108,7 +109,15 @@ struct Imgpublish: AsyncParsableCommand {
                 return
             }
             let client = try url.map { try IMGAPIClient(url: $0, signer: try signer(), userAgent: "imgpublish") }
-            let published = try await Publisher(plan: plan, client: output == nil ? client : nil, progress: progress.update).run()
+            let publisher = Publisher(plan: plan, client: output == nil ? client : nil, progress: progress.update)
+            let publishing = Task { try await publisher.run() }
+            let stops = StopSignals { publishing.cancel() }
+            let published: JSONObject
+            do { published = try await publishing.value } catch where stops.caught != nil {
+                progress.finish()
+                FileHandle.standardError.write(Data("imgpublish: interrupted: nothing was published (\(error))\n".utf8))
+                throw ExitCode(128 + (stops.caught ?? SIGINT))
+            }
             progress.finish()
             if json {
                 print(published.prettyPrinted())

@@ -225,6 +225,7 @@ final class MirrorTests: XCTestCase {
                 """)
         }
         let failuresLeft = LockedCounter(2)
+        let fileFailuresLeft = LockedCounter(1)
         let (corruptUUID, truncatedUUID) = (app, linux)
         let scripted = try ScriptedUpstream { _, uri in
             let path = uri.split(separator: "?").first.map(String.init) ?? uri
@@ -239,7 +240,10 @@ final class MirrorTests: XCTestCase {
                     switch uuid {
                     case corruptUUID: return .bytes(Fixture.bytes(5000, seed: 99))
                     case truncatedUUID: return .truncated(declared: 5000, Array(bytes.prefix(1000)))
-                    default: return .bytes(bytes)
+                    default:
+                        // A 503 first: the file must be asked for again.
+                        if fileFailuresLeft.takeOne() { return .json(status: 503, #"{"code": "ServiceUnavailable", "message": "busy"}"#) }
+                        return .bytes(bytes)
                     }
                 }
             }
@@ -254,6 +258,7 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(results[app], "failed")
         XCTAssertEqual(results[linux], "failed")
         XCTAssertGreaterThan(scripted.requests.filter { $0.hasSuffix("/images/\(linux)/file") }.count, 1, "a broken transfer is retried")
+        XCTAssertEqual(scripted.requests.filter { $0.hasSuffix("/images/\(base)/file") }.count, 2, "a 503 on the file is retried")
         XCTAssertEqual(try local.catalogImageCount(), 1)
         XCTAssertEqual(local.files(under: "blobs").count, 1)
         XCTAssertEqual(local.files(under: "uploads"), [])

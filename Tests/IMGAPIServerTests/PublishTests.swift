@@ -263,6 +263,37 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(full.files(under: "blobs"), [])
     }
 
+    /// Ctrl-C (SIGINT) during the upload: imgpublish deletes the image it created, destroys
+    /// its snapshot and exits 130, instead of dying with both left behind.
+    func testInterruptedPublishLeavesNothing() async throws {
+        let source = try pool()
+        let dataset = "\(source.name)/data"
+        try ZFSPool.shell("zfs create \(dataset)")
+        // xz is slow on random bytes: the upload lasts long enough to be interrupted.
+        try write(Fixture.bytes(24 * 1024 * 1024, seed: 12), to: source.path(dataset).appendingPathComponent("data.bin"))
+        let process = Process()
+        process.executableURL = ServerProcess.imgpublish
+        process.arguments = [dataset, "--uuid", baseUUID, "--name", "stopped", "--version", "1", "--compression", "xz",
+                             "--url", server.baseURL]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        for _ in 0..<6000 where server.files(under: "uploads").isEmpty && process.isRunning {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        XCTAssertTrue(process.isRunning, "still uploading when interrupted")
+        kill(process.processIdentifier, SIGINT)
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, said)
+        XCTAssertTrue(said.contains("imgpublish: interrupted"), said)
+        XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
+        expect(try await client.get("/images/\(baseUUID)"), status: 404)
+        for _ in 0..<100 where !server.files(under: "uploads").isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        XCTAssertEqual(server.files(under: "uploads"), [], "the server dropped the broken upload")
+    }
+
     /// `zfs get guid` fails (a `zfs` on PATH that refuses `get`, all else the real one): exit 1
     /// naming the step, and the snapshot it made is destroyed.
     func testZFSFailureNamesTheStepAndRemovesTheSnapshot() async throws {

@@ -47,8 +47,12 @@ final class ZFSPool {
         mountpoint.appendingPathComponent(String(dataset.dropFirst(name.count + 1)))
     }
 
+    /// zfs-fuse refuses to destroy a pool for a moment after a `zfs receive` into it: try again.
     func destroy() {
-        _ = try? Self.shell("zpool destroy -f \(name)")
+        for _ in 0..<10 {
+            if (try? Self.shell("zpool destroy -f \(name)")) != nil { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 }
