@@ -57,15 +57,7 @@ extension MirrorTests {
             "files": [{"sha1": "\(Fixture.sha1(bytes))", "size": \(bytes.count), "compression": "gzip"}]
             """)
         let unactivated = Fixture.manifest(uuid: app, extra: #""state": "unactivated", "files": []"#)
-        let uuid = base
-        let scripted = try ScriptedUpstream { _, uri in
-            switch uri.split(separator: "?").first.map(String.init) ?? uri {
-            case "/images": return .json(status: 200, "[\(active),\(unactivated)]")
-            case "/images/\(uuid)": return .json(status: 200, active)
-            case "/images/\(uuid)/file": return .bytes(bytes)
-            default: return .json(status: 404, #"{"code": "ResourceNotFound", "message": "nope"}"#)
-            }
-        }
+        let scripted = try upstream(listing: [active, unactivated], serving: base, active, bytes)
         defer { scripted.stop() }
         let run = try mirror([], from: scripted.baseURL)
         XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
@@ -99,6 +91,18 @@ extension MirrorTests {
 }
 
 extension MirrorTests {
+    /// A scripted upstream that lists `listing` and serves one image: `manifest` and `bytes`.
+    func upstream(listing: [String], serving uuid: String, _ manifest: String, _ bytes: [UInt8]) throws -> ScriptedUpstream {
+        try ScriptedUpstream { _, uri in
+            switch uri.split(separator: "?").first.map(String.init) ?? uri {
+            case "/images": return .json(status: 200, "[" + listing.joined(separator: ",") + "]")
+            case "/images/\(uuid)": return .json(status: 200, manifest)
+            case "/images/\(uuid)/file": return .bytes(bytes)
+            default: return .json(status: 404, #"{"code": "ResourceNotFound", "message": "nope"}"#)
+            }
+        }
+    }
+
     /// An upstream manifest without `published_at` (an old or hand-made server): the copy is
     /// dated as ActivateImage dates images, so listings and imgadm's `pub` column work.
     func testCopiesWithoutPublishTimeAreDated() async throws {
@@ -106,15 +110,7 @@ extension MirrorTests {
         let undated = Fixture.manifest(uuid: base, extra: """
             "state": "active", "files": [{"sha1": "\(Fixture.sha1(bytes))", "size": \(bytes.count), "compression": "gzip"}]
             """)
-        let uuid = base
-        let scripted = try ScriptedUpstream { _, uri in
-            switch uri.split(separator: "?").first.map(String.init) ?? uri {
-            case "/images": return .json(status: 200, "[\(undated)]")
-            case "/images/\(uuid)": return .json(status: 200, undated)
-            case "/images/\(uuid)/file": return .bytes(bytes)
-            default: return .json(status: 404, #"{"code": "ResourceNotFound", "message": "nope"}"#)
-            }
-        }
+        let scripted = try upstream(listing: [undated], serving: base, undated, bytes)
         defer { scripted.stop() }
         XCTAssertEqual(try mirror([], from: scripted.baseURL).status, 0)
         try local.start()
