@@ -65,7 +65,9 @@ let package = Package(
         ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
-        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore"]),
+        .testTarget(name: "ImageStoreTests", dependencies: [
+            "ImageStore", "IMGAPI", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
             "imgapid", "imgpublish", "IMGAPI", "HTTPSignature",
