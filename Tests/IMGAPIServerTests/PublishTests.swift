@@ -244,13 +244,9 @@ final class PublishTests: XCTestCase {
         let dataset = "\(source.name)/data"
         try ZFSPool.shell("zfs create \(dataset)")
         try write(Fixture.bytes(6 * 1024 * 1024, seed: 9), to: source.path(dataset).appendingPathComponent("data.bin"))
-        let mountpoint = try ServerProcess.temporaryDirectory()
-        try ZFSPool.shell("mount -t tmpfs -o size=3m tmpfs '\(mountpoint.path)'")
-        defer {
-            _ = try? ZFSPool.shell("umount '\(mountpoint.path)'")
-            try? FileManager.default.removeItem(at: mountpoint)
-        }
-        let full = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: mountpoint.appendingPathComponent("storage"))
+        let disk = try TmpfsMount(megabytes: 3)
+        defer { disk.unmount() }
+        let full = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: disk.path.appendingPathComponent("storage"))
         try full.start()
         defer { full.stop() }
 
