@@ -115,18 +115,18 @@ public struct MirrorRun: Sendable {
             planned.forEach { events(.finished($0)) }
             return outcomes + planned
         }
-        outcomes += await copy(chains, from: client, importer: importer)
+        outcomes += await copy(Array(toCopy), from: client, importer: importer)
         return outcomes
     }
 
-    /// Copies the chains' images, `concurrency` at a time, in waves: an image starts only
-    /// after its origin (when this run copies it too, maybe in another chain) is stored, and
-    /// fails without a try when that origin could not be copied.
-    private func copy(_ chains: [[UpstreamImage]], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
+    /// Copies `images` (origins before their children, as the chains list them),
+    /// `concurrency` at a time, in waves: an image starts only after its origin (when this
+    /// run copies it too, maybe from another chain) is stored, and fails without a try when
+    /// that origin could not be copied.
+    private func copy(_ images: [UpstreamImage], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
         var waves: [[UpstreamImage]] = []
         var waveOf: [String: Int] = [:]
-        // Chains list origins before their children, so an origin's wave is known first.
-        for image in chains.joined() {
+        for image in images {
             let wave = image.origin.flatMap { waveOf[$0] }.map { $0 + 1 } ?? 0
             waveOf[image.uuid] = wave
             if wave == waves.count { waves.append([]) }
