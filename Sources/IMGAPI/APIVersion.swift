@@ -10,24 +10,27 @@ public enum APIVersion: Int, Sendable, Comparable {
     /// Output differs only here: `channels` is shown from 2.0.0 on.
     public var showsChannels: Bool { self == .v2 }
 
-    public static func negotiate(_ range: String?) throws(IMGAPIError) -> APIVersion {
+    /// `method` and `path` only name the request in the refusal, as the reference does.
+    public static func negotiate(_ range: String?, method: String, path: String) throws(IMGAPIError) -> APIVersion {
         guard let range, !range.allSatisfy(\.isWhitespace) else { return .v1 }
+        let invalid = IMGAPIError(status: 400, code: "InvalidVersion",
+                                  message: "\(range) is not supported by \(method) \(path) (versions: 1.0.0, 2.0.0)")
+        guard range.utf8.count <= maximumRangeLength else { throw invalid }
         let candidates: [(APIVersion, SemanticVersion)] = [(.v2, SemanticVersion(2, 0, 0)), (.v1, SemanticVersion(1, 0, 0))]
         let sets = range.split(separator: "||", omittingEmptySubsequences: false).map(String.init)
         var parsed: [[Comparator]] = []
         for set in sets {
-            guard let comparators = Comparator.parseSet(set), !set.allSatisfy(\.isWhitespace) else { throw invalid(range) }
+            guard let comparators = Comparator.parseSet(set), !set.allSatisfy(\.isWhitespace) else { throw invalid }
             parsed.append(comparators)
         }
         for (version, semver) in candidates where parsed.contains(where: { $0.allSatisfy { $0.matches(semver) } }) {
             return version
         }
-        throw invalid(range)
+        throw invalid
     }
 
-    static func invalid(_ range: String) -> IMGAPIError {
-        IMGAPIError(status: 400, code: "InvalidVersion", message: "\(range) is not supported by GET /images (versions: 1.0.0, 2.0.0)")
-    }
+    /// Longer ranges are refused unread: no real client sends more than a few comparators.
+    static let maximumRangeLength = 256
 }
 
 struct SemanticVersion: Comparable {
@@ -100,6 +103,7 @@ struct Comparator {
 struct Partial {
     /// The numeric parts given, before the first wildcard.
     var given: [Int]
+    static let maximumNumber = 9_007_199_254_740_991
 
     init?(_ text: String) {
         let trimmed = text.hasPrefix("v") ? String(text.dropFirst()) : text
@@ -109,7 +113,9 @@ struct Partial {
         var wildcard = false
         for part in parts {
             if ["x", "X", "*"].contains(part) { wildcard = true; continue }
-            guard !wildcard, let n = Int(part), n >= 0 else { return nil }
+            // node-semver refuses numbers above 2^53 - 1; the bound also keeps `bumped` from overflowing.
+            guard !wildcard, part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(part),
+                  n <= Self.maximumNumber else { return nil }
             numbers.append(n)
         }
         given = numbers

@@ -1,11 +1,11 @@
 /// The filters, order and paging of one ListImages request (`GET /images`), parsed and checked.
-public struct ListImagesQuery: Sendable, Equatable {
+public struct ListImagesQuery: Sendable, Hashable {
     public enum StateFilter: String, Sendable, CaseIterable {
         case active, disabled, unactivated, creating, failed, all
     }
 
     /// `name=x` matches exactly, `name=~x` matches a case-sensitive substring.
-    public enum TextMatch: Sendable, Equatable {
+    public enum TextMatch: Sendable, Hashable {
         case exact(String)
         case substring(String)
 
@@ -15,13 +15,13 @@ public struct ListImagesQuery: Sendable, Equatable {
     }
 
     /// `type=x` selects a type, `type=!x` excludes it.
-    public enum TypeMatch: Sendable, Equatable {
+    public enum TypeMatch: Sendable, Hashable {
         case only(String)
         case excluding(String)
     }
 
     /// Where a page starts (inclusive): at an image's `published_at`, or at a date.
-    public enum Marker: Sendable, Equatable {
+    public enum Marker: Sendable, Hashable {
         case image(String)
         case date(milliseconds: Int64)
     }
@@ -46,7 +46,11 @@ public struct ListImagesQuery: Sendable, Equatable {
     public var descending = false
     public var inclAdminFields = false
 
-    public struct Tag: Sendable, Equatable {
+    /// Most distinct `tag.*` and `billing_tag` filters in one request; each is one SQL term,
+    /// and SQLite refuses an expression tree much deeper than this.
+    public static let maximumTagFilters = 64
+
+    public struct Tag: Sendable, Hashable {
         public var key: String
         public var value: String
     }
@@ -80,6 +84,14 @@ public struct ListImagesQuery: Sendable, Equatable {
                 }
                 // Other parameters are ignored, as the reference does.
             }
+        }
+        // A repeated filter asks nothing more: keep the first of each.
+        var seenTags = Set<Tag>(), seenBillingTags = Set<String>()
+        tags = tags.filter { seenTags.insert($0).inserted }
+        billingTags = billingTags.filter { seenBillingTags.insert($0).inserted }
+        guard tags.count + billingTags.count <= Self.maximumTagFilters else {
+            throw .invalidParameter(
+                field: "tag", message: "too many tag filters: at most \(Self.maximumTagFilters) different \"tag.KEY\" and \"billing_tag\" filters in one request; filter the rest on the client")
         }
     }
 

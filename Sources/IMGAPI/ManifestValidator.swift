@@ -25,7 +25,21 @@ public struct ManifestValidator: Sendable {
         for key in record.keys where !ManifestFields.known.contains(key) {
             check.errors.append(.invalid(key))
         }
+        // SQLite would cut such a string at the NUL, so two different tag keys could collide.
+        for key in record.keys where Self.containsNUL(.string(key)) || record[key].map(Self.containsNUL) == true {
+            check.errors.append(.invalid(key, "\"\(key)\" must not contain a NUL character (\\u0000)"))
+        }
         return check.errors
+    }
+
+    /// Whether a string, or any key or string inside an array or object, holds U+0000.
+    static func containsNUL(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): return text.utf8.contains(0)
+        case .array(let items): return items.contains(where: containsNUL)
+        case .object(let object): return object.keys.contains { $0.utf8.contains(0) || object[$0].map(containsNUL) == true }
+        default: return false
+        }
     }
 }
 

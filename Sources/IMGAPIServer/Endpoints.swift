@@ -10,7 +10,7 @@ struct Endpoints: Sendable {
     let authenticator: Authenticator
     let remoteImport: RemoteImport
     let jobs: ImportJobs
-    let listingCache = ListingCache()
+    let listingCache: ListingCache
 
     var mode: ServerMode { configuration.mode }
 

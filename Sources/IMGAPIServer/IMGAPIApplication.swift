@@ -39,7 +39,8 @@ public enum IMGAPIApplication {
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),
-            remoteImport: RemoteImport(repository: repository), jobs: ImportJobs())
+            remoteImport: RemoteImport(repository: repository), jobs: ImportJobs(),
+            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes))
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [

@@ -49,8 +49,9 @@ struct IMGAPIResponder: HTTPResponder {
             response.headers[.allow] = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             return response
         }
-        let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion])
-        let call = Call(request: request, query: QueryString.pairs(request.uri.query), remote: context.remoteAddress,
+        let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion],
+                                               method: request.method.rawValue, path: request.uri.path)
+        let call = Call(request: request, query: try QueryString.pairs(request.uri.query), remote: context.remoteAddress,
                         version: version)
         switch (route, request.method) {
         case (.ping, _): return try await endpoints.ping(call)

@@ -12,7 +12,7 @@ extension Endpoints {
         query.channel = try channel(call, forRead: true).name
         let user = try await authenticator.user(of: call.request)
         let admin = try includeAdminFields(call, user: user)
-        let key = "\(user != nil)|\(showsChannels(call))|\(call.request.uri.query ?? "")"
+        let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call))
         let generation = try await repository.catalog.generation()
         if let cached = listingCache.body(for: key, generation: generation) { return .json(cached) }
         let body: String

@@ -3,7 +3,8 @@ import IMGAPI
 
 /// Remote imports running in this server (`action=import-remote`), reported by
 /// `GET /jobs/:uuid`. Kept in memory: a restart forgets them, and what an interrupted
-/// job had not finished is removed at start like any interrupted upload.
+/// job had not finished is removed at start like any interrupted upload. A finished job is
+/// kept for `finishedLifetime`, and the table never holds more than `capacity` jobs.
 actor ImportJobs {
     enum State: String { case running, succeeded, failed }
 
@@ -41,10 +42,31 @@ actor ImportJobs {
     }
 
     private var jobs: [String: Job] = [:]
+    let capacity: Int
+    let finishedLifetime: Int64
+    private let clock: @Sendable () -> Int64
 
-    func start(imageUUID: String, source: String, total: Int) -> String {
+    /// `finishedLifetime` in milliseconds; `clock` gives the time in milliseconds since the epoch.
+    init(capacity: Int = 1000, finishedLifetime: Int64 = 3_600_000, clock: @escaping @Sendable () -> Int64 = ImportJobs.now) {
+        self.capacity = capacity
+        self.finishedLifetime = finishedLifetime
+        self.clock = clock
+    }
+
+    /// Refused with 503 while `capacity` jobs are still running.
+    func start(imageUUID: String, source: String, total: Int) throws(IMGAPIError) -> String {
+        let now = clock()
+        jobs = jobs.filter { $0.value.finished.map { now - $0 < finishedLifetime } ?? true }
+        while jobs.count >= capacity,
+              let oldest = jobs.values.compactMap({ job in job.finished.map { (job.uuid, $0) } }).min(by: { $0.1 < $1.1 }) {
+            jobs.removeValue(forKey: oldest.0)
+        }
+        guard jobs.count < capacity else {
+            throw IMGAPIError(status: 503, code: "ServiceUnavailable",
+                              message: "\(capacity) remote imports are already running; try again when one has finished")
+        }
         let uuid = ImageUUID.random()
-        jobs[uuid] = Job(uuid: uuid, imageUUID: imageUUID, source: source, started: Self.now(), total: total)
+        jobs[uuid] = Job(uuid: uuid, imageUUID: imageUUID, source: source, started: now, total: total)
         return uuid
     }
 
@@ -67,12 +89,12 @@ actor ImportJobs {
     func finish(_ job: String, error: IMGAPIError?) {
         jobs[job]?.state = error == nil ? .succeeded : .failed
         jobs[job]?.error = error
-        jobs[job]?.finished = Self.now()
+        jobs[job]?.finished = clock()
     }
 
     func json(_ job: String) -> JSONValue? {
         jobs[job]?.json
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    @Sendable static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

@@ -1,32 +1,69 @@
 import Foundation
+import IMGAPI
 import NIOCore
 
 /// Recent ListImages bodies, each valid for the catalog generation it was built from:
 /// `imgadm avail` from many compute nodes asks the same question until something is
 /// published, and a cached answer is only bytes to write.
+///
+/// Keyed by the parsed query, so junk parameters or a different order share one entry,
+/// and bounded by total bytes: the least recently used answers go first.
 final class ListingCache: @unchecked Sendable {
+    /// What decides a listing's bytes.
+    struct Key: Hashable {
+        var query: ListImagesQuery
+        var authenticated: Bool
+        var showsChannels: Bool
+    }
+
     private struct Entry {
-        let generation: Int64
         let body: ByteBuffer
+        var lastUse: UInt64
     }
 
     private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
-    private let maxEntries = 64
-    private let maxBodyBytes = 64 * 1024 * 1024
+    private var entries: [Key: Entry] = [:]
+    private var generation: Int64 = -1
+    private var totalBytes = 0
+    private var clock: UInt64 = 0
+    private let maxBytes: Int
+    /// Also bounds the eviction scan when answers are tiny.
+    private let maxEntries = 1024
 
-    func body(for key: String, generation: Int64) -> ByteBuffer? {
+    /// `maxBytes`: the most body bytes held at once (config key `listingCacheBytes`).
+    init(maxBytes: Int) {
+        self.maxBytes = maxBytes
+    }
+
+    func body(for key: Key, generation: Int64) -> ByteBuffer? {
         lock.withLock {
-            guard let entry = entries[key], entry.generation == generation else { return nil }
+            guard generation == self.generation, var entry = entries[key] else { return nil }
+            clock += 1
+            entry.lastUse = clock
+            entries[key] = entry
             return entry.body
         }
     }
 
-    func store(_ body: ByteBuffer, for key: String, generation: Int64) {
-        guard body.readableBytes <= maxBodyBytes else { return }
+    func store(_ body: ByteBuffer, for key: Key, generation: Int64) {
+        guard body.readableBytes <= maxBytes else { return }
         lock.withLock {
-            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
-            entries[key] = Entry(generation: generation, body: body)
+            if generation != self.generation {
+                // Answers built from an older catalog can never be served again.
+                guard generation > self.generation else { return }
+                entries.removeAll()
+                totalBytes = 0
+                self.generation = generation
+            }
+            if let old = entries.removeValue(forKey: key) { totalBytes -= old.body.readableBytes }
+            while totalBytes + body.readableBytes > maxBytes || entries.count >= maxEntries,
+                  let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                totalBytes -= oldest.value.body.readableBytes
+                entries.removeValue(forKey: oldest.key)
+            }
+            clock += 1
+            entries[key] = Entry(body: body, lastUse: clock)
+            totalBytes += body.readableBytes
         }
     }
 }

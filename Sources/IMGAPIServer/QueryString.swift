@@ -1,11 +1,19 @@
+import IMGAPI
+
 /// The pairs of a URL query string, in order, percent-decoded (`+` is a space).
 /// Repeated keys stay repeated (`billing_tag=a&billing_tag=b`).
 enum QueryString {
-    static func pairs(_ query: String?) -> [(String, String)] {
+    /// A decoded NUL (`%00`) is refused: SQLite would cut the value there and match something else.
+    static func pairs(_ query: String?) throws(IMGAPIError) -> [(String, String)] {
         guard let query, !query.isEmpty else { return [] }
-        return query.split(separator: "&").map { part in
+        return try query.split(separator: "&").map { part throws(IMGAPIError) in
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+            let pair = (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+            guard !pair.0.utf8.contains(0), !pair.1.utf8.contains(0) else {
+                throw IMGAPIError.invalidParameter(
+                    field: pair.0, message: "invalid \"\(pair.0)\": query parameters must not contain a NUL character (%00)")
+            }
+            return pair
         }
     }
 

@@ -51,7 +51,7 @@ extension Endpoints {
         let image = try await remoteImport.manifest(uuid, from: source)
         if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
         let chain = try await remoteImport.missingChain(of: image, from: source, requireActiveOrigins: true)
-        let job = await jobs.start(imageUUID: uuid, source: source.baseURL, total: chain.count)
+        let job = try await jobs.start(imageUUID: uuid, source: source.baseURL, total: chain.count)
         let remoteImport = self.remoteImport
         let jobs = self.jobs
         Task {

@@ -32,10 +32,22 @@ enum RequestBodyReader {
             }
         }
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        if let type = request.headers[.contentType], !isJSON(type) {
+            throw IMGAPIError(status: 415, code: "UnsupportedMediaType",
+                              message: "Content-Type \"\(type)\" is not JSON: send the body as application/json")
+        }
         do {
             return try JSONValue.parse(bytes)
         } catch {
             throw IMGAPIError(status: 400, code: "InvalidContent", message: "invalid JSON: \(error.description)")
         }
+    }
+
+    /// `application/json` or a `+json` type, with any parameters (`; charset=utf-8`).
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 }

@@ -18,6 +18,7 @@ extension ServerConfiguration {
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors
         case storageDir, trustedNetworks, maxJSONBodySize
+        case listingCacheBytes
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -73,6 +74,7 @@ extension ServerConfiguration {
                 return network
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
+        case .listingCacheBytes: listingCacheBytes = try integer(0...16 * 1024 * 1024 * 1024)
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -158,6 +160,7 @@ extension ServerConfiguration {
             (FileKey.storageDir.rawValue, .string(storage)),
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
+            (FileKey.listingCacheBytes.rawValue, .number(Double(listingCacheBytes))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }

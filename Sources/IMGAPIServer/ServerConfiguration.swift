@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var channels: [Channel] = []
     /// Mirrors run in the background (config key `mirrors`).
     public var mirrors: [ScheduledMirror] = []
+    /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).
+    public var listingCacheBytes = 64 * 1024 * 1024
     /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.
     public var authKeys: [String: [SSHPublicKey]] = [:]
 

@@ -181,7 +181,7 @@ final class BadInputTests: XCTestCase {
                     code: "ResourceNotFound", "unknown marker image")
         expectError(try await client.get("/images/\(uuid)?inclAdminFields=maybe"), status: 422, code: "InvalidParameter")
         // Broken percent-encoding and odd keys are read literally, not crashed on.
-        for query in ["name=%zz", "name=%", "%00=1", "tag.=x", "name=a&name=b", "&&&="] {
+        for query in ["name=%zz", "name=%", "tag.=x", "name=a&name=b", "&&&="] {
             expect(try await client.get("/images?\(query)"), status: 200)
         }
         try await assertStillServing()

@@ -1,0 +1,69 @@
+import NIOCore
+import IMGAPI
+@testable import IMGAPIServer
+import XCTest
+
+/// The table of remote-import jobs is bounded: finished jobs expire, running ones are capped.
+final class ImportJobsTests: XCTestCase {
+    final class Clock: @unchecked Sendable {
+        var now: Int64 = 1_000_000
+    }
+
+    func testFinishedJobsExpireAndTheTableIsBounded() async throws {
+        let clock = Clock()
+        let jobs = ImportJobs(capacity: 3, finishedLifetime: 60_000, clock: { clock.now })
+        let first = try await jobs.start(imageUUID: "a", source: "s", total: 1)
+        await jobs.finish(first, error: nil)
+        let second = try await jobs.start(imageUUID: "b", source: "s", total: 1)
+        let third = try await jobs.start(imageUUID: "c", source: "s", total: 1)
+        // Full: the finished job makes room for a new one.
+        let fourth = try await jobs.start(imageUUID: "d", source: "s", total: 1)
+        let forgotten = await jobs.json(first)
+        XCTAssertNil(forgotten)
+        // Full of running jobs: refused with 503.
+        do {
+            _ = try await jobs.start(imageUUID: "e", source: "s", total: 1)
+            XCTFail("a fourth running job was accepted")
+        } catch {
+            XCTAssertEqual(error.status, 503)
+        }
+        await jobs.finish(second, error: nil)
+        clock.now += 59_000
+        let kept = await jobs.json(second)
+        XCTAssertNotNil(kept, "a finished job stays readable for its lifetime")
+        clock.now += 2_000
+        _ = try await jobs.start(imageUUID: "f", source: "s", total: 1)
+        let expired = await jobs.json(second)
+        XCTAssertNil(expired, "a finished job is forgotten after its lifetime")
+        let running = await jobs.json(third)
+        XCTAssertNotNil(running)
+        _ = fourth
+    }
+}
+
+/// The ListImages cache is keyed by the parsed query and bounded by bytes.
+final class ListingCacheTests: XCTestCase {
+    func key(_ query: String) throws -> ListingCache.Key {
+        let pairs = query.split(separator: "&").map { part -> (String, String) in
+            let kv = part.split(separator: "=", maxSplits: 1)
+            return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
+        }
+        return ListingCache.Key(query: try ListImagesQuery(query: pairs), authenticated: false, showsChannels: false)
+    }
+
+    func testJunkParametersShareOneEntryAndBytesAreBounded() throws {
+        let cache = ListingCache(maxBytes: 1000)
+        let body = ByteBuffer(repeating: 0x20, count: 400)
+        cache.store(body, for: try key("os=smartos&junk=1"), generation: 1)
+        XCTAssertNotNil(cache.body(for: try key("junk=2&os=smartos"), generation: 1), "junk parameters are not part of the key")
+        XCTAssertNil(cache.body(for: try key("os=smartos"), generation: 2), "a newer catalog is never answered from the cache")
+        cache.store(body, for: try key("os=linux"), generation: 1)
+        _ = cache.body(for: try key("os=smartos"), generation: 1)
+        cache.store(body, for: try key("name=x"), generation: 1)
+        XCTAssertNil(cache.body(for: try key("os=linux"), generation: 1), "the least recently used answer goes first")
+        XCTAssertNotNil(cache.body(for: try key("os=smartos"), generation: 1))
+        XCTAssertNotNil(cache.body(for: try key("name=x"), generation: 1))
+        cache.store(ByteBuffer(repeating: 0x20, count: 1001), for: try key("name=y"), generation: 1)
+        XCTAssertNil(cache.body(for: try key("name=y"), generation: 1), "an answer larger than the whole cache is not kept")
+    }
+}
