@@ -1,5 +1,3 @@
-import Crypto
-
 /// An HTTP Signature `algorithm` parameter value (Joyent http-signature naming).
 public enum SignatureAlgorithm: String, Sendable, CaseIterable {
     case rsaSHA1 = "rsa-sha1"
@@ -26,17 +24,6 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable {
         case .rsaSHA1, .rsaSHA256, .rsaSHA512: .rsa
         case .ecdsaSHA256, .ecdsaSHA384, .ecdsaSHA512: .ecdsa
         case .ed25519: .ed25519
-        }
-    }
-
-    /// Hashes `data` with this algorithm's digest; `nil` for Ed25519, which hashes internally.
-    func digest(_ data: [UInt8]) -> (any Digest)? {
-        switch self {
-        case .rsaSHA1: Insecure.SHA1.hash(data: data)
-        case .rsaSHA256, .ecdsaSHA256: SHA256.hash(data: data)
-        case .ecdsaSHA384: SHA384.hash(data: data)
-        case .rsaSHA512, .ecdsaSHA512: SHA512.hash(data: data)
-        case .ed25519: nil
         }
     }
 }

@@ -14,17 +14,30 @@ enum ByteRange: Equatable {
         let first = spec[0].trimmingCharacters(), last = spec[1].trimmingCharacters()
         if first.isEmpty {
             // Suffix range: the last N bytes.
-            guard let n = Int64(last), n >= 0 else { self = .whole; return }
-            self = n == 0 ? .unsatisfiable : .partial(max(0, size - n)..<size)
+            guard let n = Self.position(last) else { self = .whole; return }
+            self = n == 0 || size == 0 ? .unsatisfiable : .partial(max(0, size - n)..<size)
             return
         }
-        guard let start = Int64(first), start >= 0 else { self = .whole; return }
+        guard let start = Self.position(first) else { self = .whole; return }
         var end = size - 1
         if !last.isEmpty {
-            guard let e = Int64(last), e >= start else { self = .whole; return }
+            guard let e = Self.position(last), e >= start else { self = .whole; return }
             end = min(e, size - 1)
         }
         self = start < size ? .partial(start..<(end + 1)) : .unsatisfiable
+    }
+
+    /// A byte position: digits only (no sign, as RFC 9110 says); nil when not one or past Int64.
+    private static func position(_ text: String) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int64(text)
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    func trimmingSpaces() -> String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }
 

@@ -47,12 +47,6 @@ enum ConditionalRequest {
     }
 }
 
-extension String {
-    func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
-}
-
 extension Response {
     static func notModified(etag: String) -> Response {
         var headers = HTTPFields()

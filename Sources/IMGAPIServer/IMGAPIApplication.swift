@@ -48,7 +48,7 @@ public enum IMGAPIApplication {
         ]
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler(), CloseAfterResponseHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: mirrors,
             onServerRunning: { channel in

@@ -27,6 +27,11 @@ struct IMGAPIResponder: HTTPResponder {
             response = .error(.internalError())
             failure = String(describing: error)
         }
+        if response.status.code >= 400, Self.hasBody(request) {
+            // Its body may not have been read, and reading it only to discard it could take
+            // hours: close the connection after this answer instead.
+            response.headers[.connection] = "close"
+        }
         let elapsed = started.duration(to: .now)
         let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         response.headers[.date] = HTTPDate.format(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
@@ -38,6 +43,10 @@ struct IMGAPIResponder: HTTPResponder {
                         status: response.status.code, contentLength: response.headers[.contentLength],
                         milliseconds: milliseconds, remote: context.remoteAddress?.ipAddress, error: failure))
         return response
+    }
+
+    static func hasBody(_ request: Request) -> Bool {
+        request.headers[.transferEncoding] != nil || (request.headers[.contentLength].flatMap(Int64.init) ?? 0) > 0
     }
 
     private func dispatch(_ request: Request, context: IMGAPIRequestContext) async throws -> Response {

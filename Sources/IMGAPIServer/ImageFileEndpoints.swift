@@ -39,6 +39,7 @@ extension Endpoints {
                 response[.contentRange] = "bytes */\(file.size)"
                 var refusal = Response.error(IMGAPIError(status: 416, code: "RequestedRangeNotSatisfiable",
                                                          message: "range not satisfiable for a file of \(file.size) bytes"))
+                response[.contentType] = nil  // the refusal is JSON
                 refusal.headers.append(contentsOf: response)
                 return refusal
             }
@@ -46,21 +47,22 @@ extension Endpoints {
         // Content-MD5 describes the whole file, so it goes only with the whole file.
         if status == .ok { response[.contentMD5] = file.contentMD5 }
         response[.contentLength] = String(range.count)
+        let handle = try await openStoredFile(file, of: uuid)
         if call.request.method == .head {
+            try? await handle.close()
             return Response(status: status, headers: response)
-        }
-        let handle: ReadFileHandle
-        do {
-            handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(repository.blobs.path(forSHA256: file.sha256)))
-        } catch {
-            throw IMGAPIError.storageIsDown("the file of image \(uuid) cannot be read")
         }
         let bytes = range
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
+            var sent: Int64 = 0
             do {
                 for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
+                    sent += Int64(chunk.readableBytes)
                     try await writer.write(chunk)
                 }
+                // A file cut short while being sent: throwing closes the connection, so the
+                // client sees a failed transfer instead of waiting for bytes that never come.
+                guard sent == bytes.count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: Int64(bytes.count)) }
             } catch {
                 try? await handle.close()
                 throw error
@@ -69,6 +71,32 @@ extension Endpoints {
             try await writer.finish(nil)
         }
         return Response(status: status, headers: response, body: body)
+    }
+
+    /// The blob of `file`, opened, after checking that it is still the size the catalog
+    /// recorded: a file changed outside imgapid is refused before any header is sent.
+    private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> ReadFileHandle {
+        let path = repository.blobs.path(forSHA256: file.sha256)
+        let handle: ReadFileHandle
+        do {
+            handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
+        } catch {
+            throw Self.storedFileBroken(uuid, "the stored file of image \(uuid) is missing (\(path))")
+        }
+        let size = try? await handle.info().size
+        guard size == file.size else {
+            try? await handle.close()
+            throw Self.storedFileBroken(uuid, "the stored file of image \(uuid) is \(size.map { "\($0) bytes" } ?? "unreadable") but should be \(file.size) bytes")
+        }
+        return handle
+    }
+
+    /// 500 and an error line in the log: the storage was changed behind the server's back.
+    private static func storedFileBroken(_ uuid: String, _ problem: String) -> IMGAPIError {
+        ServerLog.event("stored file does not match the catalog", [
+            ("level", .string("error")), ("image_uuid", .string(uuid)), ("problem", .string(problem)),
+        ])
+        return IMGAPIError.internalError(problem + ": the storage was changed outside imgapid; restore the file or publish the image again")
     }
 
     /// `PUT /images/:uuid/file` (AddImageFile): the body is streamed to disk and digested in one
@@ -144,4 +172,12 @@ extension Endpoints {
         }
         return value.lowercased()
     }
+}
+
+/// The stored file ended before the bytes promised in the response head were sent.
+struct StoredFileChanged: Error, CustomStringConvertible {
+    let uuid: String
+    let sent: Int64
+    let expected: Int64
+    var description: String { "the stored file of image \(uuid) ended after \(sent) of \(expected) bytes" }
 }

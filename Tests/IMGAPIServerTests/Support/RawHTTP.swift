@@ -9,6 +9,13 @@ enum RawHTTP {
     /// Sends `request`, half-closes the connection, and returns everything the server wrote
     /// until it closed the connection or `timeout` passed.
     static func exchange(port: Int, _ request: [UInt8], timeout: TimeInterval = 10) throws -> String {
+        try exchange(port: port, request, timeout: timeout, halfClose: true).response
+    }
+
+    /// Sends `request`, half-closing the connection only when `halfClose`, and reads until the
+    /// server closes it (`closedByServer`) or `timeout` passes.
+    static func exchange(port: Int, _ request: [UInt8], timeout: TimeInterval,
+                         halfClose: Bool) throws -> (response: String, closedByServer: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         defer { close(fd) }
@@ -24,15 +31,19 @@ enum RawHTTP {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         let written = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard written == request.count else { throw TestFailure("short write") }
-        shutdown(fd, Int32(SHUT_WR))
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var closedByServer = false
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
+            if n <= 0 {
+                closedByServer = n == 0
+                break
+            }
             response += buffer[0..<n]
         }
-        return String(decoding: response, as: UTF8.self)
+        return (String(decoding: response, as: UTF8.self), closedByServer)
     }
 
     /// `exchange` for a request written as text (CRLF line ends added).

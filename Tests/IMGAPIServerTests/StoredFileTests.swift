@@ -1,0 +1,75 @@
+import AsyncHTTPClient
+import Foundation
+import IMGAPI
+import NIOHTTP1
+import XCTest
+
+/// Serving files that changed behind the server's back, and answers that must close the
+/// connection rather than leave a client waiting.
+final class StoredFileTests: XCTestCase {
+    var server: ServerProcess!
+    var client: TestClient!
+    let uuid = "5f000000-0000-4000-8000-000000000001"
+    let file = Fixture.bytes(1024 * 1024)
+
+    override func setUp() async throws {
+        server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+        client = TestClient(server)
+    }
+
+    override func tearDown() async throws {
+        server.stop()
+    }
+
+    var blob: URL {
+        let sha256 = Fixture.sha256(file)
+        return server.storage.appendingPathComponent("blobs/sha256/\(sha256.prefix(2))/\(sha256)")
+    }
+
+    /// A short blob was sent with the full Content-Length, and the client waited for ever.
+    func testTruncatedBlobIsAnErrorNotAHang() async throws {
+        try await client.publish(uuid, file: file)
+        let handle = try FileHandle(forWritingTo: blob)
+        try handle.truncate(atOffset: 1000)
+        try handle.close()
+        for method in [HTTPMethod.GET, .HEAD] {
+            let result = try await client.request(method, "/images/\(uuid)/file")
+            XCTAssertEqual(result.status, 500, "\(method)")
+            if method == .GET {
+                XCTAssertEqual(try result.object()["code"]?.stringValue, "InternalError")
+                XCTAssertTrue(result.text.contains(uuid) && result.text.contains("1000 bytes"), result.text)
+            }
+        }
+        XCTAssertTrue(server.logLines.contains { $0.contains("stored file does not match the catalog") && $0.contains(uuid) })
+        try FileManager.default.removeItem(at: blob)
+        let missing = try await client.request(.HEAD, "/images/\(uuid)/file")
+        XCTAssertEqual(missing.status, 500, "HEAD of a missing file")
+        XCTAssertTrue(server.isRunning)
+    }
+
+    /// The 416 refusal carried the file's Content-Type beside its own.
+    func testRangeRefusalHasOneContentType() async throws {
+        try await client.publish(uuid, file: file)
+        let response = try RawHTTP.exchange(port: server.port, lines: [
+            "GET /images/\(uuid)/file HTTP/1.1", "Host: x", "Range: bytes=99999999-", "Connection: close",
+        ])
+        XCTAssertEqual(RawHTTP.status(of: response), 416, response)
+        let types = response.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("content-type:") }
+        XCTAssertEqual(types.map { $0.lowercased() }, ["content-type: application/json"], response)
+    }
+
+    /// A refused upload's body was read to its end (a gigabyte) before the connection was free.
+    func testRefusedUploadIsAnsweredAndClosedWithoutReadingTheBody() async throws {
+        let untrusted = try ServerProcess()
+        try untrusted.start()
+        defer { untrusted.stop() }
+        let head = "PUT /images/\(uuid)/file?compression=gzip HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n"
+        let (response, closed) = try RawHTTP.exchange(port: untrusted.port, Array(head.utf8) + Fixture.bytes(4096),
+                                                      timeout: 20, halfClose: false)
+        XCTAssertEqual(RawHTTP.status(of: response), 401, response)
+        XCTAssertTrue(response.lowercased().contains("connection: close"), response)
+        XCTAssertTrue(closed, "the server kept the connection open to read the rest of the body")
+        XCTAssertTrue(untrusted.isRunning)
+    }
+}
