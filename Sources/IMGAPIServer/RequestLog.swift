@@ -30,22 +30,26 @@ struct RequestLog: Sendable {
     }
 }
 
-/// Writes one JSON object per line to standard output.
+/// Writes one JSON object per line to standard output, through a `LogSink`.
 public enum ServerLog {
-    private static let lock = NSLock()
+    private static let sink = LogSink(descriptor: STDOUT_FILENO)
 
     public static func line(_ object: JSONObject) {
-        let data = Data((object.compact() + "\n").utf8)
-        lock.withLock { FileHandle.standardOutput.write(data) }
+        sink.write(object.compact() + "\n")
     }
 
     /// A start-up or housekeeping message.
     public static func event(_ message: String, _ fields: [(String, JSONValue)] = []) {
+        sink.write(render(message, fields))
+    }
+
+    /// The line `event` writes, with its newline.
+    static func render(_ message: String, _ fields: [(String, JSONValue)]) -> String {
         var o = JSONObject([
             ("time", .string(Timestamp.iso8601(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))),
             ("msg", .string(message)),
         ])
         for (k, v) in fields { o[k] = v }
-        line(o)
+        return o.compact() + "\n"
     }
 }

@@ -48,6 +48,8 @@ struct Serve: AsyncParsableCommand {
             print(configuration.fileJSON.prettyPrinted())
             return
         }
+        // A closed log pipe or a client gone mid-response must give EPIPE, never kill the server.
+        signal(SIGPIPE, SIG_IGN)
         let app = try await IMGAPIApplication.make(configuration)
         try await app.runService()
     }

@@ -41,7 +41,7 @@ final class StoredFileTests: XCTestCase {
                 XCTAssertTrue(result.text.contains(uuid) && result.text.contains("1000 bytes"), result.text)
             }
         }
-        XCTAssertTrue(server.logLines.contains { $0.contains("stored file does not match the catalog") && $0.contains(uuid) })
+        XCTAssertTrue(server.waitForLogLine { $0.contains("stored file does not match the catalog") && $0.contains(uuid) })
         try FileManager.default.removeItem(at: blob)
         let missing = try await client.request(.HEAD, "/images/\(uuid)/file")
         XCTAssertEqual(missing.status, 500, "HEAD of a missing file")
