@@ -48,7 +48,8 @@ public enum IMGAPIApplication {
         ]
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler(), CloseAfterResponseHandler()])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler(), CloseAfterResponseHandler()],
+                                                idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: mirrors,
             onServerRunning: { channel in

@@ -18,7 +18,7 @@ extension ServerConfiguration {
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors
         case storageDir, trustedNetworks, maxJSONBodySize
-        case listingCacheBytes
+        case listingCacheBytes, idleTimeout
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -75,6 +75,7 @@ extension ServerConfiguration {
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
         case .listingCacheBytes: listingCacheBytes = try integer(0...16 * 1024 * 1024 * 1024)
+        case .idleTimeout: idleTimeout = try integer(1...86_400)
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -161,6 +162,7 @@ extension ServerConfiguration {
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
             (FileKey.listingCacheBytes.rawValue, .number(Double(listingCacheBytes))),
+            (FileKey.idleTimeout.rawValue, .number(Double(idleTimeout))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }

@@ -26,6 +26,10 @@ public struct ServerConfiguration: Sendable {
     public var channels: [Channel] = []
     /// Mirrors run in the background (config key `mirrors`).
     public var mirrors: [ScheduledMirror] = []
+    /// Seconds a connection may go without sending anything while the server waits for it: for
+    /// a complete request head, between keep-alive requests, or for the next bytes of a body
+    /// (config key `idleTimeout`). A transfer that keeps moving has no deadline.
+    public var idleTimeout = 60
     /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).
     public var listingCacheBytes = 64 * 1024 * 1024
     /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.
