@@ -27,9 +27,10 @@ struct IMGAPIResponder: HTTPResponder {
             response = .error(.internalError())
             failure = String(describing: error)
         }
-        if response.status.code >= 400, Self.hasBody(request) {
+        if (response.status.code >= 400 && Self.hasBody(request)) || request.method == .connect {
             // Its body may not have been read, and reading it only to discard it could take
-            // hours: close the connection after this answer instead.
+            // hours: close the connection after this answer instead. An answer to CONNECT
+            // carries no length (it would open a tunnel), so only the close can end it.
             response.headers[.connection] = "close"
         }
         let elapsed = started.duration(to: .now)

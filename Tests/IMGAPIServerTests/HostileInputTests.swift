@@ -105,4 +105,20 @@ final class HostileInputTests: XCTestCase {
                                                  headers: [("Content-Type", "application/json; charset=utf-8")], body: body)
         expect(labelled, status: 200)
     }
+
+    /// CONNECT got a head with neither a length nor a close, and the client waited for ever.
+    func testConnectIsAnsweredAndClosed() throws {
+        for target in ["/ping", "127.0.0.1:80"] {
+            let (response, closed) = try RawHTTP.exchange(
+                port: server.port, Array("CONNECT \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 20, halfClose: false)
+            XCTAssertEqual(RawHTTP.status(of: response), target == "/ping" ? 405 : 404, response)
+            XCTAssertTrue(closed, "CONNECT \(target): the connection was left open")
+        }
+        let (response, closed) = try RawHTTP.exchange(port: server.port, Array("FOO /ping HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+                                                      timeout: 20, halfClose: false)
+        XCTAssertEqual(RawHTTP.status(of: response), 400, response)
+        XCTAssertTrue(response.lowercased().contains("content-length: 0"), response)
+        XCTAssertTrue(closed)
+        XCTAssertTrue(server.isRunning)
+    }
 }
