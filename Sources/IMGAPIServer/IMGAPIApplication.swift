@@ -16,6 +16,7 @@ public enum IMGAPIApplication {
         _ configuration: ServerConfiguration,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
+        let openFiles = OpenFileLimit.raiseToHardLimit()
         let repository = try ImageRepository(storage: configuration.storage, mode: configuration.mode)
         let collected = try await repository.collectGarbage()
         if collected.uploads + collected.blobs > 0 {
@@ -58,6 +59,7 @@ public enum IMGAPIApplication {
                     ("address", .string(configuration.host)), ("port", .number(Double(port))),
                     ("mode", .string(configuration.mode.rawValue)), ("auth", .string(configuration.auth.rawValue)),
                     ("storage", .string(configuration.storage)), ("version", .string(IMGAPIServerVersion.current)),
+                    ("max_open_files", .number(Double(openFiles))),
                 ])
                 await onListening(port)
             },

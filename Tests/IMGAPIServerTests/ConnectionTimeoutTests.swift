@@ -49,3 +49,24 @@ final class ConnectionTimeoutTests: XCTestCase {
         XCTAssertEqual(ping.status, 200)
     }
 }
+
+/// Every connection holds a descriptor: the server raises its soft limit to the hard one.
+final class OpenFileLimitTests: XCTestCase {
+    func testSoftLimitIsRaisedAndLogged() throws {
+        var limit = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit), 0)
+        let hard = limit.rlim_max
+        // Start the server with a low soft limit, as the default 1,024 is on many systems.
+        let lowered = rlimit(rlim_cur: min(256, hard), rlim_max: hard)
+        var saved = limit
+        var low = lowered
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &low), 0)
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let started = Result { try server.start() }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
+        try started.get()
+        let line = try XCTUnwrap(server.logLines.first { $0.contains("\"msg\":\"listening\"") })
+        XCTAssertTrue(line.contains("\"max_open_files\":\(hard)"), line)
+    }
+}
