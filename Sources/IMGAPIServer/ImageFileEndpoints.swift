@@ -81,20 +81,21 @@ extension Endpoints {
         do {
             handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
         } catch {
-            throw Self.storedFileBroken(uuid, "the stored file of image \(uuid) is missing (\(path))")
+            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) is missing")
         }
         let size = try? await handle.info().size
         guard size == file.size else {
             try? await handle.close()
-            throw Self.storedFileBroken(uuid, "the stored file of image \(uuid) is \(size.map { "\($0) bytes" } ?? "unreadable") but should be \(file.size) bytes")
+            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) is \(size.map { "\($0) bytes" } ?? "unreadable") but should be \(file.size) bytes")
         }
         return handle
     }
 
-    /// 500 and an error line in the log: the storage was changed behind the server's back.
-    private static func storedFileBroken(_ uuid: String, _ problem: String) -> IMGAPIError {
+    /// 500 and an error line in the log (with the path, which clients are not told): the
+    /// storage was changed behind the server's back.
+    private static func storedFileBroken(_ uuid: String, path: String, _ problem: String) -> IMGAPIError {
         ServerLog.event("stored file does not match the catalog", [
-            ("level", .string("error")), ("image_uuid", .string(uuid)), ("problem", .string(problem)),
+            ("level", .string("error")), ("image_uuid", .string(uuid)), ("path", .string(path)), ("problem", .string(problem)),
         ])
         return IMGAPIError.internalError(problem + ": the storage was changed outside imgapid; restore the file or publish the image again")
     }
