@@ -142,6 +142,11 @@ extension IMGAPIError {
         IMGAPIError(status: 503, code: "RemoteSourceError", message: message)
     }
 
+    /// The server cannot take this request now; the message says when to try again.
+    public static func serviceUnavailable(_ message: String) -> IMGAPIError {
+        IMGAPIError(status: 503, code: "ServiceUnavailable", message: message)
+    }
+
     public static func storageIsDown(_ message: String) -> IMGAPIError {
         IMGAPIError(status: 503, code: "StorageIsDown", message: message)
     }

@@ -47,10 +47,17 @@ public enum IMGAPIApplication {
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
             MirrorScheduler(mirrors: configuration.mirrors, repository: repository),
         ]
+        let counts = ConnectionCounts(maxTotal: OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles),
+                                      maxPerAddress: configuration.maxConnectionsPerAddress)
+        let timeouts = ConnectionGuard.Timeouts(
+            head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
+            bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),
+            responseStall: .seconds(Int64(configuration.responseStallTimeout)))
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler(), CloseAfterResponseHandler()],
-                                                idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(), CloseAfterResponseHandler(),
+            ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: mirrors,
             onServerRunning: { channel in
@@ -59,7 +66,7 @@ public enum IMGAPIApplication {
                     ("address", .string(configuration.host)), ("port", .number(Double(port))),
                     ("mode", .string(configuration.mode.rawValue)), ("auth", .string(configuration.auth.rawValue)),
                     ("storage", .string(configuration.storage)), ("version", .string(IMGAPIServerVersion.current)),
-                    ("max_open_files", .number(Double(openFiles))),
+                    ("max_open_files", .number(Double(openFiles))), ("max_connections", .number(Double(counts.maxTotal))),
                 ])
                 await onListening(port)
             },

@@ -9,7 +9,6 @@ import NIOCore
 /// error, adds the headers the reference sends on every response, and logs the request.
 struct IMGAPIResponder: HTTPResponder {
     let endpoints: Endpoints
-    let log = RequestLog()
     let hostName = ProcessInfo.processInfo.hostName
 
     func respond(to request: Request, context: IMGAPIRequestContext) async throws -> Response {
@@ -40,10 +39,10 @@ struct IMGAPIResponder: HTTPResponder {
         response.headers[.xRequestID] = requestID
         response.headers[.xResponseTime] = String(milliseconds)
         response.headers[.xServerName] = hostName
-        log.write(.init(requestID: requestID, method: request.method.rawValue, url: request.uri.string,
-                        status: response.status.code, contentLength: response.headers[.contentLength],
-                        milliseconds: milliseconds, remote: context.remoteAddress?.ipAddress, error: failure))
-        return response
+        return RequestLog.logging(.init(requestID: requestID, method: request.method.rawValue, url: request.uri.string,
+                                        status: response.status.code, started: started,
+                                        remote: context.remoteAddress?.ipAddress, error: failure),
+                                  after: response)
     }
 
     static func hasBody(_ request: Request) -> Bool {

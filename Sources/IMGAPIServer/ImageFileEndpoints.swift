@@ -146,7 +146,7 @@ extension Endpoints {
         do {
             return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in try await blobs.receive(body) }
         } catch is CancellationError {
-            throw IMGAPIError(status: 503, code: "ServiceUnavailable", message: "the server is stopping: the upload was discarded")
+            throw IMGAPIError.serviceUnavailable("the server is stopping: the upload was discarded")
         }
     }
 

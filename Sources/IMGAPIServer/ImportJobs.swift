@@ -62,8 +62,8 @@ actor ImportJobs {
             jobs.removeValue(forKey: oldest.0)
         }
         guard jobs.count < capacity else {
-            throw IMGAPIError(status: 503, code: "ServiceUnavailable",
-                              message: "\(capacity) remote imports are already running; try again when one has finished")
+            throw IMGAPIError.serviceUnavailable(
+                "\(capacity) remote imports are already running; try again when one has finished")
         }
         let uuid = ImageUUID.random()
         jobs[uuid] = Job(uuid: uuid, imageUUID: imageUUID, source: source, started: now, total: total)

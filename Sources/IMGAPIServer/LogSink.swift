@@ -6,13 +6,18 @@ import Glibc
 /// Where log lines go: a bounded queue drained by one writer thread, so that a slow, full
 /// or closed standard output never blocks or kills request handling. Lines that do not
 /// fit, or that the sink refuses (EPIPE, ENOSPC), are dropped and counted; once writing
-/// works again a `log lines dropped` line says how many.
+/// works again a `log lines dropped` line says how many. The sink is standard output or,
+/// after `useFile`, a file reopened on SIGHUP.
 final class LogSink: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [String] = []
     private var pendingBytes = 0
     private var dropped = 0
-    private let descriptor: Int32
+    private var descriptor: Int32
+    /// The log file, when lines go to one rather than to standard output.
+    private var path: String?
+    private var reopenRequested = false
+    private var hangup: DispatchSourceSignal?
     /// Most bytes waiting to be written; beyond that, new lines are dropped.
     private let capacity: Int
 
@@ -37,10 +42,40 @@ final class LogSink: @unchecked Sendable {
         condition.signal()
     }
 
+    /// Sends lines to the file at `path` (appended to, created if missing) instead, and opens
+    /// it anew on SIGHUP, so that logrotate can move it away.
+    func useFile(_ path: String) throws(LogFileError) {
+        let fd = try Self.open(path)
+        condition.lock()
+        defer { condition.unlock() }
+        if self.path != nil { close(descriptor) }
+        descriptor = fd
+        self.path = path
+        guard hangup == nil else { return }
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { [unowned self] in
+            condition.lock()
+            reopenRequested = true
+            condition.signal()
+            condition.unlock()
+        }
+        source.resume()
+        hangup = source
+    }
+
+    private static func open(_ path: String) throws(LogFileError) -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LogFileError(path: path, reason: String(cString: strerror(errno))) }
+        return fd
+    }
+
     private func drain() {
         while true {
             condition.lock()
-            while pending.isEmpty { condition.wait() }
+            while pending.isEmpty && !reopenRequested { condition.wait() }
+            let reopening = reopenRequested ? path : nil
+            reopenRequested = false
             let batch = pending
             let droppedBefore = dropped
             pending.removeAll(keepingCapacity: true)
@@ -48,11 +83,15 @@ final class LogSink: @unchecked Sendable {
             dropped = 0
             condition.unlock()
             var text = batch.joined()
+            if let reopening { text = reopen(reopening) + text }
             if droppedBefore > 0 {
                 text = ServerLog.render("log lines dropped: the log output was blocked or failing",
                                         [("dropped", .number(Double(droppedBefore)))]) + text
             }
-            if !writeAll(Array(text.utf8)) {
+            condition.lock()
+            let fd = descriptor
+            condition.unlock()
+            if !writeAll(Array(text.utf8), to: fd) {
                 condition.lock()
                 dropped += droppedBefore + batch.count
                 condition.unlock()
@@ -60,8 +99,24 @@ final class LogSink: @unchecked Sendable {
         }
     }
 
+    /// Replaces the log file's descriptor by a new one for `path`; the line to log about it.
+    private func reopen(_ path: String) -> String {
+        do {
+            let fd = try Self.open(path)
+            condition.lock()
+            let old = descriptor
+            descriptor = fd
+            condition.unlock()
+            close(old)
+            return ServerLog.render("log file reopened", [("path", .string(path))])
+        } catch {
+            return ServerLog.render("cannot reopen the log file: still writing to the old one; check the directory and send SIGHUP again",
+                                    [("path", .string(path)), ("error", .string(error.reason))])
+        }
+    }
+
     /// write(2) until done; false on an error (the caller counts the lines as dropped).
-    private func writeAll(_ bytes: [UInt8]) -> Bool {
+    private func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -75,4 +130,11 @@ final class LogSink: @unchecked Sendable {
             return true
         }
     }
+}
+
+/// The log file cannot be opened.
+public struct LogFileError: Error, CustomStringConvertible {
+    let path: String
+    let reason: String
+    public var description: String { "cannot open the log file \(path): \(reason)" }
 }

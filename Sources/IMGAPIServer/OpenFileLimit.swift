@@ -15,4 +15,14 @@ enum OpenFileLimit {
         }
         return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
+
+    /// Descriptors kept for the catalog, the log and housekeeping, outside any connection.
+    static let reserved = 64
+
+    /// `configured` lowered so that connections cannot exhaust `openFiles` (unknown when
+    /// negative): each connection may hold two descriptors, its socket and a file it sends.
+    static func connectionCap(_ configured: Int, openFiles: Int) -> Int {
+        guard openFiles > 0 else { return configured }
+        return max(1, min(configured, (openFiles - reserved) / 2))
+    }
 }

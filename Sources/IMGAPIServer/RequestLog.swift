@@ -1,38 +1,104 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 import IMGAPI
+import NIOCore
 
-/// One JSON line per request on standard output, for operators and log shippers.
-struct RequestLog: Sendable {
+/// One JSON line per request on standard output, for operators and log shippers, written
+/// once the response has been sent or abandoned: `ms` is the time to its end, `bytes` what
+/// was written of its body, `complete` whether all of it was.
+enum RequestLog {
     struct Entry {
         var requestID: String
         var method: String
         var url: String
         var status: Int
-        var contentLength: String?
-        var milliseconds: Int
+        /// When the request arrived: `ms` runs to the end of the response.
+        var started: ContinuousClock.Instant
         var remote: String?
         var error: String?
     }
 
-    func write(_ entry: Entry) {
+    static func write(_ entry: Entry, bytes: Int, complete: Bool) {
+        let elapsed = entry.started.duration(to: .now).components
+        let milliseconds = elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
         var line = JSONObject([
             ("time", .string(Timestamp.iso8601(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))),
             ("req_id", .string(entry.requestID)),
             ("method", .string(entry.method)),
             ("url", .string(entry.url)),
             ("status", .number(Double(entry.status))),
-            ("ms", .number(Double(entry.milliseconds))),
+            ("ms", .number(Double(milliseconds))),
+            ("bytes", .number(Double(bytes))),
+            ("complete", .bool(complete)),
         ])
-        if let length = entry.contentLength.flatMap(Double.init) { line["bytes"] = .number(length) }
         if let remote = entry.remote { line["remote"] = .string(remote) }
         if let error = entry.error { line["error"] = .string(error) }
         ServerLog.line(line)
     }
+
+    /// `response` with a body that logs `entry` when it has been written, or has failed, or
+    /// was never written at all (the client left before).
+    static func logging(_ entry: Entry, after response: Response) -> Response {
+        var response = response
+        let body = response.body
+        let pending = PendingLine(entry)
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            do {
+                try await body.write(CountingWriter(inner: writer, pending: pending))
+            } catch {
+                pending.finish(complete: false)
+                throw error
+            }
+        }
+        return response
+    }
+
+    /// A request's line, waiting for its body to be written; logged exactly once.
+    private final class PendingLine: @unchecked Sendable {
+        // The body writer uses it from one task at a time; deinit comes after.
+        private let entry: Entry
+        private var bytes = 0
+        private var logged = false
+
+        init(_ entry: Entry) { self.entry = entry }
+
+        func add(_ count: Int) { bytes += count }
+
+        func finish(complete: Bool) {
+            guard !logged else { return }
+            logged = true
+            RequestLog.write(entry, bytes: bytes, complete: complete)
+        }
+
+        deinit { finish(complete: false) }
+    }
+
+    /// Counts the body bytes the connection accepted.
+    private struct CountingWriter: ResponseBodyWriter {
+        var inner: any ResponseBodyWriter
+        let pending: PendingLine
+
+        mutating func write(_ buffer: ByteBuffer) async throws {
+            try await inner.write(buffer)
+            pending.add(buffer.readableBytes)
+        }
+
+        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+            try await inner.finish(trailingHeaders)
+            pending.finish(complete: true)
+        }
+    }
 }
 
-/// Writes one JSON object per line to standard output, through a `LogSink`.
+/// Writes one JSON object per line to standard output or the log file, through a `LogSink`.
 public enum ServerLog {
     private static let sink = LogSink(descriptor: STDOUT_FILENO)
+
+    /// Writes to the file at `path` from now on, reopened on SIGHUP (`--log-file`).
+    public static func useFile(_ path: String) throws(LogFileError) {
+        try sink.useFile(path)
+    }
 
     public static func line(_ object: JSONObject) {
         sink.write(object.compact() + "\n")

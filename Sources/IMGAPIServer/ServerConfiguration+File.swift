@@ -18,7 +18,9 @@ extension ServerConfiguration {
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors
         case storageDir, trustedNetworks, maxJSONBodySize
-        case listingCacheBytes, idleTimeout
+        case listingCacheBytes
+        case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
+        case maxConnections, maxConnectionsPerAddress, logFile
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -75,7 +77,13 @@ extension ServerConfiguration {
             }
         case .maxJSONBodySize: maxJSONBodySize = try integer(1024...64 * 1024 * 1024)
         case .listingCacheBytes: listingCacheBytes = try integer(0...16 * 1024 * 1024 * 1024)
+        case .headTimeout: headTimeout = try integer(1...86_400)
         case .idleTimeout: idleTimeout = try integer(1...86_400)
+        case .bodyStallTimeout: bodyStallTimeout = try integer(1...86_400)
+        case .responseStallTimeout: responseStallTimeout = try integer(1...86_400)
+        case .maxConnections: maxConnections = try integer(1...1_000_000)
+        case .maxConnectionsPerAddress: maxConnectionsPerAddress = try integer(1...1_000_000)
+        case .logFile: logFile = try string()
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -162,14 +170,21 @@ extension ServerConfiguration {
             (FileKey.trustedNetworks.rawValue, .array(trustedNetworks.map { .string($0.description) })),
             (FileKey.maxJSONBodySize.rawValue, .number(Double(maxJSONBodySize))),
             (FileKey.listingCacheBytes.rawValue, .number(Double(listingCacheBytes))),
+            (FileKey.headTimeout.rawValue, .number(Double(headTimeout))),
             (FileKey.idleTimeout.rawValue, .number(Double(idleTimeout))),
+            (FileKey.bodyStallTimeout.rawValue, .number(Double(bodyStallTimeout))),
+            (FileKey.responseStallTimeout.rawValue, .number(Double(responseStallTimeout))),
+            (FileKey.maxConnections.rawValue, .number(Double(maxConnections))),
+            (FileKey.maxConnectionsPerAddress.rawValue, .number(Double(maxConnectionsPerAddress))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }
 
-    /// Keys printed only when set (an empty `channels` is refused on reading, spec §6).
+    /// Keys printed only when set (an empty `channels` is refused on reading, spec §6; no
+    /// `logFile` means standard output).
     private var optionalFileEntries: [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = []
+        if let logFile { entries.append((FileKey.logFile.rawValue, .string(logFile))) }
         if !channels.isEmpty { entries.append((FileKey.channels.rawValue, .array(channels.map(\.json)))) }
         if !authKeys.isEmpty {
             let users = authKeys.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .string($0.openSSHLine) })) }

@@ -26,10 +26,22 @@ public struct ServerConfiguration: Sendable {
     public var channels: [Channel] = []
     /// Mirrors run in the background (config key `mirrors`).
     public var mirrors: [ScheduledMirror] = []
-    /// Seconds a connection may go without sending anything while the server waits for it: for
-    /// a complete request head, between keep-alive requests, or for the next bytes of a body
-    /// (config key `idleTimeout`). A transfer that keeps moving has no deadline.
+    /// Seconds from the first byte of a request head to its end (config key `headTimeout`).
+    public var headTimeout = 30
+    /// Seconds a connection may stay open with no request (config key `idleTimeout`).
     public var idleTimeout = 60
+    /// Seconds an upload may send nothing while the server waits for it (`bodyStallTimeout`).
+    public var bodyStallTimeout = 120
+    /// Seconds a client may take none of a response (`responseStallTimeout`). A transfer that
+    /// keeps moving has no deadline.
+    public var responseStallTimeout = 120
+    /// Most connections open at once (`maxConnections`); more are answered 503. Lowered at
+    /// start to what the open-file limit allows.
+    public var maxConnections = 2000
+    /// Most connections open at once from one client address (`maxConnectionsPerAddress`).
+    public var maxConnectionsPerAddress = 100
+    /// File the log goes to instead of standard output, reopened on SIGHUP (`logFile`).
+    public var logFile: String?
     /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).
     public var listingCacheBytes = 64 * 1024 * 1024
     /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.

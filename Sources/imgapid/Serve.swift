@@ -11,7 +11,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the IMGAPI server.",
         discussion: """
             Settings come from the defaults, then the --config file, then the options given \
-            here. Logs one JSON line per request on standard output. SIGINT or SIGTERM stops \
+            here. Logs one JSON line per request on standard output (or --log-file, reopened on \
+            SIGHUP). SIGINT or SIGTERM stops \
             it cleanly; an upload in progress is discarded, never half recorded.
 
             Point a compute node at it with: imgadm sources -a http://HOST:PORT
@@ -42,11 +43,17 @@ struct Serve: AsyncParsableCommand {
             help: ArgumentHelp("CIDR whose clients may write without a signature, for stock `imgadm publish` (repeatable; replaces the file's list). Loopback is not trusted unless listed.", valueName: "cidr"))
     var trustNetworks: [String] = []
 
+    @Option(help: ArgumentHelp("Write the log to this file instead of standard output; SIGHUP reopens it (for logrotate).", valueName: "path"))
+    var logFile: String?
+
     func run() async throws {
         let configuration = try effectiveConfiguration()
         if printConfig {
             print(configuration.fileJSON.prettyPrinted())
             return
+        }
+        if let path = configuration.logFile {
+            do { try ServerLog.useFile(path) } catch { throw ValidationError("\(error): check the path and its directory's permissions") }
         }
         // A closed log pipe or a client gone mid-response must give EPIPE, never kill the server.
         signal(SIGPIPE, SIG_IGN)
@@ -71,6 +78,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         if let storage { configuration.storage = storage }
+        if let logFile { configuration.logFile = logFile }
         if let host { configuration.host = host }
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

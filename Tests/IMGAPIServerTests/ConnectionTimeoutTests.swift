@@ -1,15 +1,16 @@
 import Foundation
 import XCTest
 
-/// Connections that send nothing are closed after `idleTimeout`: half a request head, an idle
-/// keep-alive connection, an upload whose body stops. They were held for ever.
+/// Clients that stall are dropped: half a request head, a head dripped byte by byte, an idle
+/// keep-alive connection, an upload whose body stops, a reader that takes nothing. They were
+/// held for ever. A transfer that keeps moving is not cut.
 final class ConnectionTimeoutTests: XCTestCase {
     var server: ServerProcess!
     let uuid = "71000000-0000-4000-8000-000000000001"
 
     override func setUp() async throws {
         let config = try ServerProcess.temporaryDirectory().appendingPathComponent("imgapid.json")
-        try #"{"idleTimeout": 2}"#.write(to: config, atomically: true, encoding: .utf8)
+        try #"{"headTimeout": 2, "idleTimeout": 2, "bodyStallTimeout": 2, "responseStallTimeout": 2}"#.write(to: config, atomically: true, encoding: .utf8)
         server = try ServerProcess(["--config", config.path, "--trust-network", "127.0.0.1/32"])
         try server.start()
     }
@@ -47,6 +48,55 @@ final class ConnectionTimeoutTests: XCTestCase {
         try server.assertStored(images: 1, blobs: 0)
         let ping = try await client.get("/ping")
         XCTAssertEqual(ping.status, 200)
+    }
+
+    /// A slowloris client sends a header line every half second: each byte came within every
+    /// idle timer, but the head as a whole is late.
+    func testDrippedRequestHeadIsClosed() throws {
+        let connection = try RawConnection(port: server.port)
+        XCTAssertTrue(connection.send("GET /ping HTTP/1.1\r\nHost: x\r\n"))
+        var sent = 0
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, connection.send("X-Drip-\(sent): 1\r\n") {
+            sent += 1
+            usleep(500_000)
+        }
+        XCTAssertLessThan(Date(), deadline, "a request head dripped for 20 s was still being read")
+        XCTAssertTrue(server.waitForLogLine { $0.contains("the request head did not arrive in time") })
+    }
+
+    /// A client that reads none of a download is dropped once it stops taking bytes.
+    func testReaderThatTakesNothingIsDropped() async throws {
+        let file = Fixture.bytes(16 * 1024 * 1024)
+        try await TestClient(server).publish(uuid, file: file)
+        let connection = try RawConnection(port: server.port, receiveBuffer: 4096, timeout: 20)
+        XCTAssertTrue(connection.send("GET /images/\(uuid)/file HTTP/1.1\r\nHost: x\r\n\r\n"))
+        XCTAssertTrue(server.waitForLogLine { $0.contains("the client took none of the response") },
+                      "a client that read nothing of 16 MiB was held open")
+        let (received, closed) = connection.receiveAll()
+        XCTAssertTrue(closed)
+        XCTAssertLessThan(received.count, file.count)
+    }
+
+    /// A slow reader that keeps taking bytes gets the whole file, however long past every timeout.
+    func testSlowButSteadyReaderGetsTheWholeFile() async throws {
+        let file = Fixture.bytes(512 * 1024)
+        try await TestClient(server).publish(uuid, file: file)
+        let connection = try RawConnection(port: server.port, receiveBuffer: 4096, timeout: 20)
+        XCTAssertTrue(connection.send("GET /images/\(uuid)/file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        var received: [UInt8] = []
+        let started = Date()
+        while received.count < file.count + 1024 {
+            let chunk = connection.receive(upTo: 256 * 1024)
+            if chunk.isEmpty { break }
+            received += chunk
+            usleep(50_000)
+        }
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 2.5, "the download was not slower than the timeouts")
+        let text = String(decoding: received.prefix(4096), as: UTF8.self)
+        XCTAssertEqual(RawHTTP.status(of: text), 200, text)
+        let head = try XCTUnwrap(text.range(of: "\r\n\r\n"))
+        XCTAssertEqual(received.count - text.utf8.distance(from: text.startIndex, to: head.upperBound), file.count)
     }
 }
 

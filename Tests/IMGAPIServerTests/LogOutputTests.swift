@@ -15,7 +15,7 @@ final class LogOutputTests: XCTestCase {
         init() throws {
             storage = try ServerProcess.temporaryDirectory()
             process.executableURL = ServerProcess.executable
-            process.arguments = ["serve", "--storage", storage.path, "--port", "0"]
+            process.arguments = ["serve", "--storage", storage.path, "--port", "0", "--trust-network", "127.0.0.1/32"]
             process.standardOutput = pipe
             process.standardError = FileHandle.standardError
             try process.run()
@@ -33,8 +33,8 @@ final class LogOutputTests: XCTestCase {
             guard port != 0 else { throw TestFailure("imgapid did not start: \(text)") }
         }
 
-        func ping() throws -> Int? {
-            RawHTTP.status(of: try RawHTTP.exchange(port: port, lines: ["GET /ping HTTP/1.1", "Host: x", "Connection: close"]))
+        func ping(_ query: String = "") throws -> Int? {
+            RawHTTP.status(of: try RawHTTP.exchange(port: port, lines: ["GET /ping\(query) HTTP/1.1", "Host: x", "Connection: close"]))
         }
 
         /// SIGTERM, then waits at most `seconds` for the exit; true when it exited.
@@ -68,5 +68,92 @@ final class LogOutputTests: XCTestCase {
             if status != 200 { break }
         }
         XCTAssertTrue(server.terminate(within: 30), "SIGTERM was not answered")
+    }
+
+    /// Lines dropped while the log was blocked are counted in a line once it flows again.
+    func testDroppedLinesAreReportedWhenTheLogFlowsAgain() throws {
+        let server = try PipedServer()
+        // 1,000 lines of about 8 KiB overflow the 64 KiB pipe and the 4 MiB queue.
+        let padding = "?pad=" + String(repeating: "x", count: 8000)
+        for _ in 0..<1000 { XCTAssertEqual(try server.ping(padding), 200) }
+        let reader = server.pipe.fileHandleForReading
+        var text = ""
+        let deadline = Date().addingTimeInterval(30)
+        while !text.contains("log lines dropped"), Date() < deadline {
+            XCTAssertEqual(try server.ping(), 200)
+            text += String(decoding: reader.availableData, as: UTF8.self)
+        }
+        let notice = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("log lines dropped") })
+        let count = notice.range(of: "\"dropped\":").map { Int(notice[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+        XCTAssertGreaterThan(count, 0, String(notice))
+        XCTAssertTrue(server.terminate(within: 30))
+    }
+
+    /// `--log-file`: lines go to the file; after logrotate moves it away, SIGHUP opens a new one.
+    func testLogFileIsReopenedOnHangup() throws {
+        let directory = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = directory.appendingPathComponent("imgapid.log")
+        let rotated = directory.appendingPathComponent("imgapid.log.1")
+        let process = Process()
+        process.executableURL = ServerProcess.executable
+        process.arguments = ["serve", "--storage", directory.appendingPathComponent("storage").path, "--port", "0",
+                             "--log-file", log.path]
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        func waitForLine(in file: URL, _ matches: (String) -> Bool) -> String? {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { matches(String($0)) }) { return String(line) }
+                usleep(50_000)
+            }
+            return nil
+        }
+        let listening = try XCTUnwrap(waitForLine(in: log) { $0.contains("\"msg\":\"listening\"") })
+        let port = try XCTUnwrap(listening.range(of: "\"port\":").flatMap { Int(listening[$0.upperBound...].prefix { $0.isNumber }) })
+        func ping(_ tag: String) throws {
+            let response = try RawHTTP.exchange(port: port, lines: ["GET /ping?\(tag) HTTP/1.1", "Host: x", "Connection: close"])
+            XCTAssertEqual(RawHTTP.status(of: response), 200)
+        }
+        try ping("before")
+        XCTAssertNotNil(waitForLine(in: log) { $0.contains("/ping?before") })
+        try FileManager.default.moveItem(at: log, to: rotated)
+        kill(process.processIdentifier, SIGHUP)
+        XCTAssertNotNil(waitForLine(in: log) { $0.contains("log file reopened") }, "SIGHUP did not open a new log file")
+        try ping("after")
+        XCTAssertNotNil(waitForLine(in: log) { $0.contains("/ping?after") })
+        let old = try String(contentsOf: rotated, encoding: .utf8)
+        XCTAssertTrue(old.contains("/ping?before") && !old.contains("/ping?after"), old)
+        XCTAssertTrue(process.isRunning, "SIGHUP stopped the server")
+    }
+}
+
+/// The access log says what was sent: `bytes` written of the body and whether the response
+/// completed. It logged the Content-Length, even for a client that left after 64 KiB.
+final class AccessLogTests: XCTestCase {
+    func testBytesSentAndCompletion() async throws {
+        let server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+        defer { server.stop() }
+        let uuid = "72000000-0000-4000-8000-000000000001"
+        let file = Fixture.bytes(16 * 1024 * 1024)
+        try await TestClient(server).publish(uuid, file: file)
+        let path = "/images/\(uuid)/file"
+        let whole = try await TestClient(server).get(path)
+        XCTAssertEqual(whole.body.count, file.count)
+        XCTAssertTrue(server.waitForLogLine {
+            $0.contains("\"url\":\"\(path)\"") && $0.contains("\"bytes\":\(file.count)") && $0.contains("\"complete\":true")
+        }, "the complete download was not logged with its size")
+
+        let connection = try RawConnection(port: server.port, receiveBuffer: 65536)
+        XCTAssertTrue(connection.send("GET \(path)?partial HTTP/1.1\r\nHost: x\r\n\r\n"))
+        XCTAssertFalse(connection.receive(upTo: 65536).isEmpty)
+        connection.close()
+        XCTAssertTrue(server.waitForLogLine { $0.contains("?partial") && $0.contains("\"complete\":false") },
+                      "a download the client left was not logged as incomplete")
+        let line = try XCTUnwrap(server.logLines.first { $0.contains("?partial") })
+        let bytes = try XCTUnwrap(line.range(of: "\"bytes\":").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) })
+        XCTAssertLessThan(bytes, file.count, line)
     }
 }

@@ -1,0 +1,218 @@
+import HTTPTypes
+import IMGAPI
+import NIOCore
+import NIOHTTPTypes
+
+/// Guards one connection. It is admitted only under the connection caps (else its first
+/// request is answered 503 and the connection closed), and closed when the client stalls:
+/// no complete request head within `head` of its first byte, nothing sent for `idle` between
+/// requests, no byte of a body the server is waiting for within `bodyStall`, or none of a
+/// response taken within `responseStall`. A transfer that keeps moving has no deadline.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    struct Timeouts: Sendable {
+        var head: TimeAmount
+        var idle: TimeAmount
+        var bodyStall: TimeAmount
+        var responseStall: TimeAmount
+    }
+
+    /// How long a refused connection may take to send the request head its 503 answers.
+    static let refusedHeadTimeout = TimeAmount.seconds(5)
+
+    private let timeouts: Timeouts
+    private let counts: ConnectionCounts
+    private var started = false
+    /// The client address while the connection is counted in `counts`.
+    private var countedAddress: String?
+    /// Why the connection was not admitted: answered to its first request.
+    private var refusal: IMGAPIError?
+    private var openedAt = NIODeadline.now()
+    private var requestsInProgress = 0
+    private var readingBody = false
+    /// When the first bytes of a request head arrived, while it is incomplete.
+    private var headStartedAt: NIODeadline?
+    /// When the last response ended (or the connection opened): the start of idleness.
+    private var idleSince = NIODeadline.now()
+    /// When the server asked for more bytes and none came yet.
+    private var readWantedSince: NIODeadline?
+    /// When the connection stopped taking response bytes.
+    private var unwritableSince: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+
+    init(timeouts: Timeouts, counts: ConnectionCounts) {
+        self.timeouts = timeouts
+        self.counts = counts
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stop()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if let refusal {
+            if case .head(let request) = part { refuse(request, with: refusal, context: context) }
+            return
+        }
+        switch part {
+        case .head:
+            requestsInProgress += 1
+            readingBody = true
+            headStartedAt = nil
+        case .end:
+            readingBody = false
+        case .body:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        readWantedSince = nil
+        if requestsInProgress == 0 && headStartedAt == nil { headStartedAt = now }
+        arm(context)
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readWantedSince == nil {
+            readWantedSince = .now()
+            arm(context)
+        }
+        context.read()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            requestsInProgress = max(0, requestsInProgress - 1)
+            if requestsInProgress == 0 {
+                idleSince = .now()
+                arm(context)
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        unwritableSince = context.channel.isWritable ? nil : .now()
+        arm(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        openedAt = .now()
+        idleSince = openedAt
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        switch counts.admit(address) {
+        case .admitted:
+            countedAddress = address
+        case .serverFull:
+            refusal = .serviceUnavailable(
+                "the server has reached its limit of \(counts.maxTotal) open connections (maxConnections): try again shortly")
+        case .addressFull:
+            refusal = .serviceUnavailable(
+                "\(address) already has \(counts.maxPerAddress) open connections, the limit per client address (maxConnectionsPerAddress): close or reuse connections and try again")
+        }
+        arm(context)
+    }
+
+    private func stop() {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        if let address = countedAddress {
+            counts.release(address)
+            countedAddress = nil
+        }
+    }
+
+    /// The earliest deadline the connection is under now, and what it is for.
+    private func deadline() -> (NIODeadline, String)? {
+        var next: (NIODeadline, String)?
+        func consider(_ deadline: NIODeadline, _ reason: String) {
+            if next == nil || deadline < next!.0 { next = (deadline, reason) }
+        }
+        if refusal != nil {
+            consider(openedAt + min(timeouts.head, Self.refusedHeadTimeout), "no request head from a refused connection")
+            return next
+        }
+        if let since = unwritableSince { consider(since + timeouts.responseStall, "the client took none of the response") }
+        if readingBody, let since = readWantedSince {
+            consider(since + timeouts.bodyStall, "the request body stopped coming")
+        }
+        if requestsInProgress == 0 {
+            if let since = headStartedAt {
+                consider(since + timeouts.head, "the request head did not arrive in time")
+            } else {
+                consider(idleSince + timeouts.idle, "the connection was idle")
+            }
+        }
+        return next
+    }
+
+    /// Schedules the timer for the earliest deadline unless it already fires before that.
+    /// Deadlines that move later are found when the timer fires, so reads reschedule nothing.
+    private func arm(_ context: ChannelHandlerContext) {
+        guard started, let (next, _) = deadline() else { return }
+        if let scheduled = timerDeadline, scheduled <= next { return }
+        timer?.cancel()
+        timerDeadline = next
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
+            timer = nil
+            timerDeadline = nil
+            guard let (due, reason) = deadline() else { return }
+            if due <= .now() {
+                ServerLog.event("closed a stalled connection", [
+                    ("reason", .string(reason)),
+                    ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
+                ])
+                context.close(promise: nil)
+            } else {
+                arm(context)
+            }
+        }
+    }
+
+    /// Answers the first request of a connection over the caps, then closes it.
+    private func refuse(_ request: HTTPRequest, with error: IMGAPIError, context: ChannelHandlerContext) {
+        let body = ByteBuffer(string: error.body.prettyPrinted())
+        var head = HTTPResponse(status: .init(code: error.status))
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        head.headerFields[.connection] = "close"
+        head.headerFields[.retryAfter] = "5"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .head { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+        let bytes = request.method == .head ? 0 : body.readableBytes
+        let entry = RequestLog.Entry(requestID: "-", method: request.method.rawValue, url: request.path ?? "",
+                                     status: error.status, started: .now,
+                                     remote: context.channel.remoteAddress?.ipAddress, error: error.description)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
+            RequestLog.write(entry, bytes: bytes, complete: (try? result.get()) != nil)
+            context.close(promise: nil)
+        }
+    }
+}

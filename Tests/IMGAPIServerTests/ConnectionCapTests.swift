@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+
+/// Connections beyond `maxConnections`, or beyond `maxConnectionsPerAddress` from one
+/// address, are answered 503 and closed while the server still has descriptors to spare.
+/// There was no cap: 1,100 idle connections made downloads fail with "too many open files".
+final class ConnectionCapTests: XCTestCase {
+    var server: ServerProcess!
+
+    override func setUp() async throws {
+        let config = try ServerProcess.temporaryDirectory().appendingPathComponent("imgapid.json")
+        try #"{"maxConnections": 4, "maxConnectionsPerAddress": 2}"#.write(to: config, atomically: true, encoding: .utf8)
+        server = try ServerProcess(["--config", config.path])
+        try server.start()
+    }
+
+    override func tearDown() async throws {
+        server.stop()
+    }
+
+    /// A keep-alive connection from `source` that has had one ping answered (so it is counted).
+    func openConnection(from source: String) throws -> RawConnection {
+        let connection = try RawConnection(port: server.port, source: source)
+        XCTAssertTrue(connection.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"))
+        guard connection.receive(until: "pong") else { throw TestFailure("no ping answer for \(source)") }
+        return connection
+    }
+
+    /// The answer to a ping on a new connection from `source`, read until the server closes.
+    func ping(from source: String) throws -> (response: String, closed: Bool) {
+        let connection = try RawConnection(port: server.port, source: source)
+        XCTAssertTrue(connection.send("GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        let (bytes, closed) = connection.receiveAll()
+        return (String(decoding: bytes, as: UTF8.self), closed)
+    }
+
+    func testOneAddressIsCappedOthersAreNot() throws {
+        let held = try (0..<2).map { _ in try openConnection(from: "127.0.0.1") }
+        let (refused, closed) = try ping(from: "127.0.0.1")
+        XCTAssertEqual(RawHTTP.status(of: refused), 503, refused)
+        XCTAssertTrue(refused.contains("maxConnectionsPerAddress"), refused)
+        XCTAssertTrue(refused.contains("\"code\": \"ServiceUnavailable\""), refused)
+        XCTAssertTrue(refused.lowercased().contains("connection: close"), refused)
+        XCTAssertTrue(closed)
+        XCTAssertEqual(RawHTTP.status(of: try ping(from: "127.0.0.2").response), 200)
+        XCTAssertEqual(held.count, 2)
+    }
+
+    func testServerIsCappedAndAdmitsAgainWhenAConnectionCloses() throws {
+        var held = try ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"].map { try openConnection(from: $0) }
+        let (refused, _) = try ping(from: "127.0.0.3")
+        XCTAssertEqual(RawHTTP.status(of: refused), 503, refused)
+        XCTAssertTrue(refused.contains("maxConnections)"), refused)
+        XCTAssertTrue(server.waitForLogLine { $0.contains("\"status\":503") && $0.contains("maxConnections") })
+        held.removeLast()
+        // The server counts the closed connection out when it sees the close.
+        var status: Int?
+        for _ in 0..<50 where status != 200 {
+            status = RawHTTP.status(of: try ping(from: "127.0.0.3").response)
+            if status != 200 { usleep(100_000) }
+        }
+        XCTAssertEqual(status, 200, "a freed connection slot was not given to a new client")
+    }
+}
