@@ -24,6 +24,9 @@ public enum IMGAPIApplication {
                 ("uploads", .number(Double(collected.uploads))), ("blobs", .number(Double(collected.blobs))),
             ])
         }
+        if !repository.reserve.isInPlace {
+            ServerLog.event("WARNING: no room for the \(DiskReserve.size / 1024 / 1024) MiB disk reserve in the storage directory: if the disk fills up, DeleteImage may fail too; free some space")
+        }
         if let channel = configuration.channels.first(where: \.isDefault) {
             let adopted = try await repository.adoptImagesWithoutChannel(into: channel.name)
             if adopted > 0 {

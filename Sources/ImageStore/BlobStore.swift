@@ -83,19 +83,25 @@ public struct BlobStore: Sendable {
     }
 
     /// Moves a verified upload to its content address; identical content already there is kept
-    /// and the upload dropped. Blocking: call inside `Catalog.exclusive`.
-    public func install(_ staged: StagedBlob) throws {
+    /// and the upload dropped. True when the blob is new. Blocking: call inside `Catalog.exclusive`.
+    @discardableResult
+    public func install(_ staged: StagedBlob) throws -> Bool {
         let target = path(forSHA256: staged.digests.sha256)
         let directory = String(target[..<target.lastIndex(of: "/")!])
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw Self.storageError(error)
+        }
         if FileManager.default.fileExists(atPath: target) {
             unlink(staged.path)
-            return
+            return false
         }
         guard rename(staged.path, target) == 0 else {
             throw Self.storageError(POSIXErrorText.current("rename upload into the blob store"))
         }
         Self.syncDirectory(directory)
+        return true
     }
 
     /// Removes a blob no image uses any more. Blocking: call inside `Catalog.exclusive`.
@@ -132,9 +138,7 @@ public struct BlobStore: Sendable {
     static func storageError(_ error: any Error) -> IMGAPIError {
         if let error = error as? IMGAPIError { return error }
         let text = String(describing: error)
-        if text.contains("No space left") || text.contains("ENOSPC") {
-            return .storageIsDown("no space left on the image store")
-        }
+        if text.contains("No space left") || text.contains("ENOSPC") { return .storeFull }
         return .storageIsDown("cannot write to the image store: \(text)")
     }
 }
@@ -146,4 +150,10 @@ struct POSIXErrorText: Error, CustomStringConvertible {
     static func current(_ action: String) -> POSIXErrorText {
         POSIXErrorText(description: "\(action): \(String(cString: strerror(errno)))")
     }
+}
+
+extension IMGAPIError {
+    /// The disk under the storage directory is full.
+    public static let storeFull = IMGAPIError.storageIsDown(
+        "no space left on the image store's disk: free space (delete images or grow the disk) and try again")
 }

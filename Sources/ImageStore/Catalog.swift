@@ -103,8 +103,13 @@ public final class Catalog: Sendable {
 
     /// Runs `body` as the only writer. Blob renames and unlinks made inside it cannot
     /// interleave with another writer's, so a file is never removed while a new image adopts it.
+    /// A write that finds the disk full fails with `IMGAPIError.storeFull`.
     public func exclusive<T: Sendable>(_ body: @escaping @Sendable (CatalogWriter) throws -> T) async throws -> T {
         let mode = self.mode
-        return try await pool.writeWithoutTransaction { db in try body(CatalogWriter(db: db, mode: mode)) }
+        do {
+            return try await pool.writeWithoutTransaction { db in try body(CatalogWriter(db: db, mode: mode)) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw IMGAPIError.storeFull
+        }
     }
 }

@@ -33,7 +33,6 @@ extension ImageRepository {
                                      contentMD5: staged.digests.contentMD5, size: staged.digests.size,
                                      compression: compression, datasetGUID: datasetGUID,
                                      mtime: Int64(Date().timeIntervalSince1970 * 1000))
-                    try blobs.install(staged)
                 case .existing(let stored):
                     guard try catalog.references(toBlob: stored.sha256) > 0 else {
                         throw IMGAPIError.storageIsDown("the stored copy of file \(stored.sha1) went away")
@@ -48,12 +47,16 @@ extension ImageRepository {
                 record["state"] = .string(ImageState.derive(activated: activated, disabled: disabled).rawValue)
                 if activated { Self.stampPublished(&record) }
                 if icon != nil { record["icon"] = .bool(true) }
-                return try catalog.transaction {
-                    if let icon { try catalog.setIcon(uuid, icon) }
-                    let stored = try catalog.save(record)
-                    if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
-                    return stored
+                let commit = {
+                    try catalog.transaction {
+                        if let icon { try catalog.setIcon(uuid, icon) }
+                        let stored = try catalog.save(record)
+                        if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
+                        return stored
+                    }
                 }
+                guard case .staged(let staged, _) = source else { return try commit() }
+                return try Self.installing(staged, blobs: blobs, catalog: catalog, commit)
             }
         } catch {
             if case .staged(let staged, _) = source { await blobs.discard(staged) }

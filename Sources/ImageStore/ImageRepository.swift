@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import IMGAPI
 
 /// The image repository: the catalog and the blob store kept consistent with each other.
@@ -8,14 +9,19 @@ public final class ImageRepository: Sendable {
     public let catalog: Catalog
     public let blobs: BlobStore
     public let mode: ServerMode
+    /// Keeps DeleteImage working on a full disk.
+    public let reserve: DiskReserve
 
-    /// Opens (creating when new) the storage directory. Blocking: call at start-up.
-    /// A nil `mode` keeps the catalog's recorded mode (see `Catalog.init`).
+    /// Opens (creating when new) the storage directory and makes its disk reserve if there is
+    /// room. Blocking: call at start-up. A nil `mode` keeps the catalog's recorded mode
+    /// (see `Catalog.init`).
     public init(storage: String, mode: ServerMode?) throws {
         try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
         blobs = try BlobStore(root: storage)
         catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
         self.mode = catalog.mode
+        reserve = DiskReserve(storage: storage)
+        reserve.restore()
     }
 
     /// Removes uploads a crash interrupted and blobs no image references.
@@ -77,8 +83,9 @@ public final class ImageRepository: Sendable {
                                      compression: compression, datasetGUID: datasetGUID,
                                      mtime: Int64(Date().timeIntervalSince1970 * 1000))
                 record["files"] = .array([file.json])
-                try blobs.install(staged)
-                let stored = try catalog.transaction { try catalog.save(record) }
+                let stored = try Self.installing(staged, blobs: blobs, catalog: catalog) {
+                    try catalog.transaction { try catalog.save(record) }
+                }
                 try Self.release(previous.filter { $0.sha256 != file.sha256 }, catalog: catalog, blobs: blobs)
                 return stored
             }
@@ -136,15 +143,37 @@ public final class ImageRepository: Sendable {
     }
 
     /// DeleteImage: refused while another image names this one as its origin; the file is
-    /// removed from disk only when no other image shares it.
+    /// removed from disk only when no other image shares it. On a full disk the reserve is
+    /// given up to make room for the catalog's journal, and made anew once files are freed.
     public func delete(_ uuid: String) async throws {
         let blobs = self.blobs
+        let reserve = self.reserve
         try await catalog.exclusive { catalog in
             guard let image = try catalog.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
             let dependents = try catalog.dependents(of: uuid)
             guard dependents.isEmpty else { throw IMGAPIError.imageHasDependentImages(uuid, dependents) }
-            try catalog.transaction { try catalog.delete(uuid) }
+            do {
+                try catalog.transaction { try catalog.delete(uuid) }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && reserve.release() {
+                try catalog.transaction { try catalog.delete(uuid) }
+            }
             try Self.release(image.files, catalog: catalog, blobs: blobs)
+            reserve.restore()
+        }
+    }
+
+    /// Installs `staged` and runs `commit`, the transaction that makes an image use it. If the
+    /// commit fails (a full disk), a blob this call placed that no image uses is removed again.
+    static func installing<T>(_ staged: StagedBlob, blobs: BlobStore, catalog: CatalogWriter,
+                              _ commit: () throws -> T) throws -> T {
+        let placed = try blobs.install(staged)
+        do {
+            return try commit()
+        } catch {
+            if placed, (try? catalog.references(toBlob: staged.digests.sha256)) == 0 {
+                blobs.remove(sha256: staged.digests.sha256)
+            }
+            throw error
         }
     }
 
