@@ -70,7 +70,7 @@ let package = Package(
         ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
-            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer",
+            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer", "ImageStore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -14,19 +14,19 @@ extension Endpoints {
         let admin = try includeAdminFields(call, user: user)
         let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call))
         let generation = try await repository.catalog.generation()
-        if let cached = listingCache.body(for: key, generation: generation) { return .json(cached) }
-        let body: String
-        if admin || showsChannels(call) {
-            let records = try await repository.catalog.listRecords(query, authenticated: user != nil)
-            let views = records.map {
-                JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels(call)))
+        let authenticated = user != nil
+        let showsChannels = showsChannels(call)
+        let (repository, mode) = (self.repository, self.mode)
+        let bytes = try await listingCache.body(for: key, generation: generation) { [query] in
+            guard admin || showsChannels else {
+                return JSONBody.array(try await repository.catalog.listItems(query, authenticated: authenticated))
             }
-            body = JSONValue.array(views).prettyPrinted()
-        } else {
-            body = JSONBody.array(try await repository.catalog.listItems(query, authenticated: user != nil))
+            let records = try await repository.catalog.listRecords(query, authenticated: authenticated)
+            let views = records.map {
+                JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels))
+            }
+            return ByteBuffer(string: JSONValue.array(views).prettyPrinted())
         }
-        let bytes = ByteBuffer(string: body)
-        listingCache.store(bytes, for: key, generation: generation)
         return .json(bytes)
     }
 

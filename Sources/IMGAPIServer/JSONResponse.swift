@@ -41,16 +41,15 @@ enum JSONBody {
     }
 
     /// `[` items `]`, each item already rendered one level deep: the ListImages body.
-    static func array(_ items: [String]) -> String {
-        guard !items.isEmpty else { return "[]" }
-        var out = "[\n"
+    static func array(_ items: [String]) -> ByteBuffer {
+        guard !items.isEmpty else { return ByteBuffer(string: "[]") }
+        var out = ByteBuffer()
         out.reserveCapacity(items.reduce(4) { $0 + $1.utf8.count + 4 })
         for (i, item) in items.enumerated() {
-            if i > 0 { out += ",\n" }
-            out += "  "
-            out += item
+            out.writeString(i > 0 ? ",\n  " : "[\n  ")
+            out.writeString(item)
         }
-        out += "\n]"
+        out.writeString("\n]")
         return out
     }
 }

@@ -23,6 +23,8 @@ final class ListingCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Key: Entry] = [:]
+    /// Answers being rendered: at most one per key, for the newest generation asked.
+    private var inFlight: [Key: (generation: Int64, task: Task<ByteBuffer, any Error>)] = [:]
     private var generation: Int64 = -1
     private var totalBytes = 0
     private var clock: UInt64 = 0
@@ -35,17 +37,36 @@ final class ListingCache: @unchecked Sendable {
         self.maxBytes = maxBytes
     }
 
-    func body(for key: Key, generation: Int64) -> ByteBuffer? {
-        lock.withLock {
-            guard generation == self.generation, var entry = entries[key] else { return nil }
-            clock += 1
-            entry.lastUse = clock
-            entries[key] = entry
-            return entry.body
+    /// The answer for `key` in catalog `generation`: cached, or made by `render`. Requests
+    /// that miss together share one rendering, so a publish followed by many `imgadm avail`
+    /// renders the listing once, not once per client.
+    func body(for key: Key, generation: Int64,
+              render: @escaping @Sendable () async throws -> ByteBuffer) async throws -> ByteBuffer {
+        enum Lookup { case cached(ByteBuffer), rendering(Task<ByteBuffer, any Error>) }
+        let lookup: Lookup = lock.withLock {
+            if generation == self.generation, var entry = entries[key] {
+                clock += 1
+                entry.lastUse = clock
+                entries[key] = entry
+                return .cached(entry.body)
+            }
+            if let pending = inFlight[key], pending.generation == generation { return .rendering(pending.task) }
+            let task = Task {
+                defer { lock.withLock { if inFlight[key]?.generation == generation { inFlight[key] = nil } } }
+                let body = try await render()
+                store(body, for: key, generation: generation)
+                return body
+            }
+            inFlight[key] = (generation, task)
+            return .rendering(task)
+        }
+        switch lookup {
+        case .cached(let body): return body
+        case .rendering(let task): return try await task.value
         }
     }
 
-    func store(_ body: ByteBuffer, for key: Key, generation: Int64) {
+    private func store(_ body: ByteBuffer, for key: Key, generation: Int64) {
         guard body.readableBytes <= maxBytes else { return }
         lock.withLock {
             if generation != self.generation {

@@ -51,19 +51,63 @@ final class ListingCacheTests: XCTestCase {
         return ListingCache.Key(query: try ListImagesQuery(query: pairs), authenticated: false, showsChannels: false)
     }
 
-    func testJunkParametersShareOneEntryAndBytesAreBounded() throws {
+    /// Counts renderings; each makes `bytes` spaces.
+    final class Renderer: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        var renders: Int { lock.withLock { count } }
+
+        func render(_ bytes: Int) -> @Sendable () async throws -> ByteBuffer {
+            { self.lock.withLock { self.count += 1 }; return ByteBuffer(repeating: 0x20, count: bytes) }
+        }
+    }
+
+    func testJunkParametersShareOneEntryAndBytesAreBounded() async throws {
         let cache = ListingCache(maxBytes: 1000)
-        let body = ByteBuffer(repeating: 0x20, count: 400)
-        cache.store(body, for: try key("os=smartos&junk=1"), generation: 1)
-        XCTAssertNotNil(cache.body(for: try key("junk=2&os=smartos"), generation: 1), "junk parameters are not part of the key")
-        XCTAssertNil(cache.body(for: try key("os=smartos"), generation: 2), "a newer catalog is never answered from the cache")
-        cache.store(body, for: try key("os=linux"), generation: 1)
-        _ = cache.body(for: try key("os=smartos"), generation: 1)
-        cache.store(body, for: try key("name=x"), generation: 1)
-        XCTAssertNil(cache.body(for: try key("os=linux"), generation: 1), "the least recently used answer goes first")
-        XCTAssertNotNil(cache.body(for: try key("os=smartos"), generation: 1))
-        XCTAssertNotNil(cache.body(for: try key("name=x"), generation: 1))
-        cache.store(ByteBuffer(repeating: 0x20, count: 1001), for: try key("name=y"), generation: 1)
-        XCTAssertNil(cache.body(for: try key("name=y"), generation: 1), "an answer larger than the whole cache is not kept")
+        let renderer = Renderer()
+        func ask(_ query: String, generation: Int64 = 1, bytes: Int = 400) async throws -> Int {
+            let before = renderer.renders
+            _ = try await cache.body(for: try key(query), generation: generation, render: renderer.render(bytes))
+            return renderer.renders - before
+        }
+        let steps: [(query: String, generation: Int64, bytes: Int, renders: Int, why: String)] = [
+            ("os=smartos&junk=1", 1, 400, 1, "first ask"),
+            ("junk=2&os=smartos", 1, 400, 0, "junk parameters are not part of the key"),
+            ("os=smartos", 2, 400, 1, "a newer catalog is never answered from the cache"),
+            ("os=linux", 2, 400, 1, "first ask"),
+            ("os=smartos", 2, 400, 0, "cached"),
+            ("name=x", 2, 400, 1, "first ask"),
+            ("os=linux", 2, 400, 1, "the least recently used answer goes first"),
+            ("name=y", 2, 1001, 1, "first ask"),
+            ("name=y", 2, 1001, 1, "an answer larger than the whole cache is not kept"),
+        ]
+        for step in steps {
+            let renders = try await ask(step.query, generation: step.generation, bytes: step.bytes)
+            XCTAssertEqual(renders, step.renders, "\(step.query): \(step.why)")
+        }
+    }
+
+    /// Clients that miss together wait for one rendering instead of each making their own.
+    func testConcurrentMissesRenderOnce() async throws {
+        let cache = ListingCache(maxBytes: 1 << 20)
+        let renderer = Renderer()
+        let (started, startedContinuation) = AsyncStream<Void>.makeStream()
+        let (gate, gateContinuation) = AsyncStream<Void>.makeStream()
+        let render = renderer.render(100)
+        let key = try key("os=smartos")
+        let first = Task {
+            try await cache.body(for: key, generation: 1) {
+                startedContinuation.yield()
+                for await _ in gate { break }
+                return try await render()
+            }
+        }
+        for await _ in started { break }
+        let others = (0..<7).map { _ in Task { try await cache.body(for: key, generation: 1, render: render) } }
+        gateContinuation.yield()
+        var sizes = [try await first.value.readableBytes]
+        for other in others { sizes.append(try await other.value.readableBytes) }
+        XCTAssertEqual(sizes, Array(repeating: 100, count: 8))
+        XCTAssertEqual(renderer.renders, 1)
     }
 }
