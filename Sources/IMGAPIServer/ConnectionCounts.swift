@@ -1,43 +1,65 @@
 import Synchronization
 
 /// The open connections, in all and per client address, held against the configured caps
-/// (`maxConnections`, `maxConnectionsPerAddress`). Shared by every connection's guard.
+/// (`maxConnections`, `maxConnectionsPerAddress`), and the refused ones still waiting for
+/// their 503. Shared by every connection's guard.
 final class ConnectionCounts: Sendable {
     enum Admission: Equatable {
         case admitted
-        /// The server as a whole is at `maxConnections`.
+        /// The server as a whole is at `maxConnections`: answer 503.
         case serverFull
-        /// This address is at `maxConnectionsPerAddress`.
+        /// This address is at `maxConnectionsPerAddress`: answer 503.
         case addressFull
+        /// Over a cap while `maxRefusing` refusals are pending: close at once, so that a
+        /// flood of connections cannot use up the descriptors that a 503 needs.
+        case dropped
     }
 
     let maxTotal: Int
     let maxPerAddress: Int
-    private let state = Mutex<(total: Int, perAddress: [String: Int])>((0, [:]))
+    /// Most refused connections held open at once, each until its 503 is written.
+    let maxRefusing: Int
+    private let state = Mutex<(total: Int, perAddress: [String: Int], refusing: Int)>((0, [:], 0))
 
-    init(maxTotal: Int, maxPerAddress: Int) {
+    init(maxTotal: Int, maxPerAddress: Int, maxRefusing: Int) {
         self.maxTotal = maxTotal
         self.maxPerAddress = maxPerAddress
+        self.maxRefusing = maxRefusing
     }
 
-    /// Counts a new connection from `address` unless a cap is reached.
+    /// Counts a new connection from `address`: admitted unless a cap is reached.
     func admit(_ address: String) -> Admission {
         state.withLock { state in
-            guard state.total < maxTotal else { return .serverFull }
             let mine = state.perAddress[address, default: 0]
-            guard mine < maxPerAddress else { return .addressFull }
-            state.total += 1
-            state.perAddress[address] = mine + 1
-            return .admitted
+            let refusal: Admission
+            if state.total >= maxTotal {
+                refusal = .serverFull
+            } else if mine >= maxPerAddress {
+                refusal = .addressFull
+            } else {
+                state.total += 1
+                state.perAddress[address] = mine + 1
+                return .admitted
+            }
+            guard state.refusing < maxRefusing else { return .dropped }
+            state.refusing += 1
+            return refusal
         }
     }
 
-    /// Forgets a connection `admit` counted.
-    func release(_ address: String) {
+    /// Forgets a connection `admit` counted: admitted (with its `address`) or refused.
+    func release(_ admission: Admission, address: String) {
         state.withLock { state in
-            state.total -= 1
-            let left = state.perAddress[address, default: 1] - 1
-            state.perAddress[address] = left > 0 ? left : nil
+            switch admission {
+            case .admitted:
+                state.total -= 1
+                let left = state.perAddress[address, default: 1] - 1
+                state.perAddress[address] = left > 0 ? left : nil
+            case .serverFull, .addressFull:
+                state.refusing -= 1
+            case .dropped:
+                break
+            }
         }
     }
 }

@@ -27,8 +27,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let timeouts: Timeouts
     private let counts: ConnectionCounts
     private var started = false
-    /// The client address while the connection is counted in `counts`.
-    private var countedAddress: String?
+    /// How `counts` took the connection, and its client address, until released.
+    private var counted: (admission: ConnectionCounts.Admission, address: String)?
     /// Why the connection was not admitted: answered to its first request.
     private var refusal: IMGAPIError?
     private var openedAt = NIODeadline.now()
@@ -126,9 +126,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         openedAt = .now()
         idleSince = openedAt
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        switch counts.admit(address) {
+        let admission = counts.admit(address)
+        counted = (admission, address)
+        switch admission {
         case .admitted:
-            countedAddress = address
+            break
+        case .dropped:
+            context.close(promise: nil)
+            return
         case .serverFull:
             refusal = .serviceUnavailable(
                 "the server has reached its limit of \(counts.maxTotal) open connections (maxConnections): try again shortly")
@@ -143,16 +148,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         timerDeadline = nil
-        if let address = countedAddress {
-            counts.release(address)
-            countedAddress = nil
+        if let (admission, address) = counted {
+            counts.release(admission, address: address)
+            counted = nil
         }
     }
 
-    /// The earliest deadline the connection is under now, and what it is for.
-    private func deadline() -> (NIODeadline, String)? {
-        var next: (NIODeadline, String)?
-        func consider(_ deadline: NIODeadline, _ reason: String) {
+    /// The earliest deadline the connection is under now, and the stall it is for (nil for
+    /// an idle connection, whose closing is routine and not logged).
+    private func deadline() -> (NIODeadline, String?)? {
+        var next: (NIODeadline, String?)?
+        func consider(_ deadline: NIODeadline, _ reason: String?) {
             if next == nil || deadline < next!.0 { next = (deadline, reason) }
         }
         if refusal != nil {
@@ -167,7 +173,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             if let since = headStartedAt {
                 consider(since + timeouts.head, "the request head did not arrive in time")
             } else {
-                consider(idleSince + timeouts.idle, "the connection was idle")
+                consider(idleSince + timeouts.idle, nil)
             }
         }
         return next
@@ -184,16 +190,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             timer = nil
             timerDeadline = nil
             guard let (due, reason) = deadline() else { return }
-            if due <= .now() {
-                ServerLog.event("closed a stalled connection", [
-                    ("reason", .string(reason)),
-                    ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
-                ])
-                context.close(promise: nil)
-            } else {
-                arm(context)
-            }
+            if due <= .now() { close(context, stalled: reason) } else { arm(context) }
         }
+    }
+
+    private func close(_ context: ChannelHandlerContext, stalled reason: String?) {
+        if let reason {
+            ServerLog.event("closed a stalled connection", [
+                ("reason", .string(reason)), ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
+            ])
+        }
+        context.close(promise: nil)
     }
 
     /// Answers the first request of a connection over the caps, then closes it.

@@ -50,8 +50,9 @@ public enum IMGAPIApplication {
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
             MirrorScheduler(mirrors: configuration.mirrors, repository: repository),
         ]
-        let counts = ConnectionCounts(maxTotal: OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles),
-                                      maxPerAddress: configuration.maxConnectionsPerAddress)
+        let cap = OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles)
+        let counts = ConnectionCounts(maxTotal: cap, maxPerAddress: configuration.maxConnectionsPerAddress,
+                                      maxRefusing: min(64, cap))
         let timeouts = ConnectionGuard.Timeouts(
             head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
             bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),

@@ -23,7 +23,7 @@ final class ListingCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Key: Entry] = [:]
-    /// Answers being rendered: at most one per key, for the newest generation asked.
+    /// Answers being rendered: at most one per key, with the generation it is rendered for.
     private var inFlight: [Key: (generation: Int64, task: Task<ByteBuffer, any Error>)] = [:]
     private var generation: Int64 = -1
     private var totalBytes = 0

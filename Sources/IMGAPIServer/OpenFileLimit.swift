@@ -16,8 +16,9 @@ enum OpenFileLimit {
         return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
-    /// Descriptors kept for the catalog, the log and housekeeping, outside any connection.
-    static let reserved = 64
+    /// Descriptors kept outside admitted connections: the catalog, the log and housekeeping,
+    /// and the refused connections waiting for their 503 (`ConnectionCounts.maxRefusing`).
+    static let reserved = 128
 
     /// `configured` lowered so that connections cannot exhaust `openFiles` (unknown when
     /// negative): each connection may hold two descriptors, its socket and a file it sends.

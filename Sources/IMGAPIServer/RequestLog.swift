@@ -4,7 +4,7 @@ import Hummingbird
 import IMGAPI
 import NIOCore
 
-/// One JSON line per request on standard output, for operators and log shippers, written
+/// One JSON line per request in the log, for operators and log shippers, written
 /// once the response has been sent or abandoned: `ms` is the time to its end, `bytes` what
 /// was written of its body, `complete` whether all of it was.
 enum RequestLog {

@@ -61,4 +61,42 @@ final class ConnectionCapTests: XCTestCase {
         }
         XCTAssertEqual(status, 200, "a freed connection slot was not given to a new client")
     }
+
+    /// 400 connections flood a server that may open 256 descriptors: the ones over the cap
+    /// get 503 or are closed at once, and a client admitted before the flood still downloads
+    /// (its file needs a descriptor too). It failed with "too many open files".
+    func testFloodLeavesAdmittedClientsWorking() async throws {
+        server.stop()
+        let config = try ServerProcess.temporaryDirectory().appendingPathComponent("imgapid.json")
+        try #"{"maxConnectionsPerAddress": 1000}"#.write(to: config, atomically: true, encoding: .utf8)
+        let small = try ServerProcess(["--config", config.path, "--trust-network", "127.0.0.1/32"])
+        small.launcher = ["/usr/bin/prlimit", "--nofile=256:256", "--"]
+        try small.start()
+        defer { small.stop() }
+        XCTAssertTrue(small.logLines.contains { $0.contains("\"max_connections\":64") }, small.logLines.joined())
+        let uuid = "73000000-0000-4000-8000-000000000001"
+        let file = Fixture.bytes(1024 * 1024)
+        try await TestClient(small).publish(uuid, file: file)
+
+        let admitted = try RawConnection(port: small.port)
+        XCTAssertTrue(admitted.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"))
+        XCTAssertTrue(admitted.receive(until: "pong"))
+        let flood = try (0..<400).map { _ in try RawConnection(port: small.port, timeout: 20) }
+        var answers: [Int: Int] = [:]
+        for connection in flood {
+            _ = connection.send("GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let status = RawHTTP.status(of: String(decoding: connection.receiveAll().bytes, as: UTF8.self)) ?? 0
+            answers[status, default: 0] += 1
+        }
+        XCTAssertLessThanOrEqual(answers[200, default: 0], 64, "\(answers)")
+        XCTAssertGreaterThan(answers[503, default: 0], 0, "\(answers)")
+        XCTAssertEqual(answers.keys.filter { ![0, 200, 503].contains($0) }, [], "\(answers)")
+
+        XCTAssertTrue(admitted.send("GET /images/\(uuid)/file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        let (download, _) = admitted.receiveAll()
+        XCTAssertEqual(RawHTTP.status(of: String(decoding: download.prefix(20), as: UTF8.self)), 200)
+        XCTAssertGreaterThan(download.count, file.count)
+        XCTAssertFalse(small.logLines.contains { $0.contains("Too many open files") || $0.contains("EMFILE") })
+        XCTAssertTrue(small.isRunning)
+    }
 }

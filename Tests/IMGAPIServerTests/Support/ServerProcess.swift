@@ -14,6 +14,8 @@ final class ServerProcess: @unchecked Sendable {
     private let lock = NSLock()
     /// Whether this instance deletes the storage directory when it goes away.
     private var ownsStorage: Bool
+    /// A command that runs `imgapid` (such as `prlimit --nofile=256:256 --`), if any.
+    var launcher: [String] = []
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -65,8 +67,9 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts the server and waits for its `listening` line.
     func start() throws {
         let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["serve", "--storage", storage.path, "--port", "0"] + arguments
+        let command = launcher + [Self.executable.path, "serve", "--storage", storage.path, "--port", "0"] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
