@@ -136,5 +136,5 @@ final class LogSink: @unchecked Sendable {
 public struct LogFileError: Error, CustomStringConvertible {
     let path: String
     let reason: String
-    public var description: String { "cannot open the log file \(path): \(reason)" }
+    public var description: String { "cannot open the log file \(path) (\(reason))" }
 }

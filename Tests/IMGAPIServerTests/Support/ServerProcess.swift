@@ -45,10 +45,10 @@ final class ServerProcess: @unchecked Sendable {
         executable.deletingLastPathComponent().appendingPathComponent("imgpublish")
     }
 
-    /// Runs `imgapid` (or another built program) with `arguments` to completion;
-    /// `environment` is added to this process's.
-    static func run(_ arguments: [String], executable: URL = executable,
-                    environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    /// Runs `imgapid` (or another built program) with `arguments` to completion, killing it
+    /// after `timeout` seconds; `environment` is added to this process's.
+    static func run(_ arguments: [String], executable: URL = executable, environment: [String: String] = [:],
+                    timeout: TimeInterval = 300) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -59,6 +59,9 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [process] in
+            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
