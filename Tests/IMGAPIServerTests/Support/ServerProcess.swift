@@ -48,7 +48,7 @@ final class ServerProcess: @unchecked Sendable {
     /// Runs `imgapid` (or another built program) with `arguments` to completion, killing it
     /// after `timeout` seconds; `environment` is added to this process's.
     static func run(_ arguments: [String], executable: URL = executable, environment: [String: String] = [:],
-                    timeout: TimeInterval = 300) throws -> (status: Int32, output: String) {
+                    timeout: TimeInterval = 600) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
