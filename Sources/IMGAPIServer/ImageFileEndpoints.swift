@@ -53,11 +53,21 @@ extension Endpoints {
             return Response(status: status, headers: response)
         }
         let bytes = range
+        let path = repository.blobs.path(forSHA256: file.sha256)
+        let verifies = status == .ok && configuration.verifyOnSend
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
             var sent: Int64 = 0
+            var verifier = verifies ? BlobVerifier(sha256: file.sha256) : nil
             do {
                 for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
                     sent += Int64(chunk.readableBytes)
+                    verifier?.update(chunk)
+                    // The last chunk waits for the digest: bytes that changed on disk never
+                    // make a complete transfer, and the client sees a failed download.
+                    if sent == bytes.count, let verifier, !verifier.matches() {
+                        throw Self.storedFileBroken(uuid, path: path,
+                                                    "the stored file of image \(uuid) failed verification: its SHA-256 is no longer \(file.sha256)")
+                    }
                     try await writer.write(chunk)
                 }
                 // A file cut short while being sent: throwing closes the connection, so the

@@ -20,7 +20,7 @@ extension ServerConfiguration {
         case storageDir, trustedNetworks, maxJSONBodySize
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
-        case maxConnections, maxConnectionsPerAddress, logFile
+        case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -49,6 +49,12 @@ extension ServerConfiguration {
                 throw ConfigurationError(key: key.rawValue, problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
             }
             return i
+        }
+        func boolean() throws(ConfigurationError) -> Bool {
+            guard case .bool(let flag) = value else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be true or false")
+            }
+            return flag
         }
         switch key {
         case .address: host = try string()
@@ -84,6 +90,7 @@ extension ServerConfiguration {
         case .maxConnections: maxConnections = try integer(1...1_000_000)
         case .maxConnectionsPerAddress: maxConnectionsPerAddress = try integer(1...1_000_000)
         case .logFile: logFile = try string()
+        case .verifyOnSend: verifyOnSend = try boolean()
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -176,6 +183,7 @@ extension ServerConfiguration {
             (FileKey.responseStallTimeout.rawValue, .number(Double(responseStallTimeout))),
             (FileKey.maxConnections.rawValue, .number(Double(maxConnections))),
             (FileKey.maxConnectionsPerAddress.rawValue, .number(Double(maxConnectionsPerAddress))),
+            (FileKey.verifyOnSend.rawValue, .bool(verifyOnSend)),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }

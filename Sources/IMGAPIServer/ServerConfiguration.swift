@@ -40,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 2000
     /// Most connections open at once from one client address (`maxConnectionsPerAddress`).
     public var maxConnectionsPerAddress = 100
+    /// Whether a whole-file download is hashed as it is sent and cut short when its bytes on
+    /// disk no longer match the catalog (`verifyOnSend`).
+    public var verifyOnSend = true
     /// File the log goes to instead of standard output, reopened on SIGHUP (`logFile`).
     public var logFile: String?
     /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).

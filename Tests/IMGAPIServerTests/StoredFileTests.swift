@@ -48,6 +48,53 @@ final class StoredFileTests: XCTestCase {
         XCTAssertTrue(server.isRunning)
     }
 
+    /// One byte flipped on disk, size unchanged: the download is cut short before its last
+    /// bytes, so no client takes the corrupt file for a complete one. It was served whole.
+    func testRottedBlobIsNeverServedWhole() async throws {
+        try await client.publish(uuid, file: file)
+        try flipByte(at: 300_000)
+        let (bytes, closed) = try download()
+        XCTAssertTrue(closed)
+        XCTAssertLessThan(bytes.count, file.count, "the corrupt file was sent whole")
+        XCTAssertTrue(server.waitForLogLine { $0.contains("failed verification") && $0.contains(uuid) && $0.contains("\"level\":\"error\"") })
+        XCTAssertTrue(server.waitForLogLine { $0.contains("/images/\(uuid)/file") && $0.contains("\"complete\":false") })
+        // A range is not verified (only the whole file has a digest) and still answers.
+        let range = try RawHTTP.exchange(port: server.port, lines: [
+            "GET /images/\(uuid)/file HTTP/1.1", "Host: x", "Range: bytes=0-99", "Connection: close",
+        ])
+        XCTAssertEqual(RawHTTP.status(of: range), 206, range)
+    }
+
+    /// `verifyOnSend: false` sends the bytes on disk as they are (the zero-verification choice).
+    func testVerificationCanBeTurnedOff() async throws {
+        server.stop()
+        let config = try ServerProcess.temporaryDirectory().appendingPathComponent("imgapid.json")
+        try #"{"verifyOnSend": false}"#.write(to: config, atomically: true, encoding: .utf8)
+        server = try ServerProcess(["--config", config.path, "--trust-network", "127.0.0.1/32"])
+        try server.start()
+        client = TestClient(server)
+        try await client.publish(uuid, file: file)
+        try flipByte(at: 300_000)
+        let (bytes, _) = try download()
+        XCTAssertGreaterThan(bytes.count, file.count, "head and whole body")
+    }
+
+    func flipByte(at offset: UInt64) throws {
+        let handle = try FileHandle(forUpdating: blob)
+        try handle.seek(toOffset: offset)
+        let byte = try XCTUnwrap(handle.readData(ofLength: 1).first)
+        try handle.seek(toOffset: offset)
+        try handle.write(contentsOf: Data([byte ^ 0xFF]))
+        try handle.close()
+    }
+
+    /// A whole-file GET read to the end of the connection: head and body bytes.
+    func download() throws -> (bytes: [UInt8], closedByServer: Bool) {
+        let connection = try RawConnection(port: server.port, timeout: 30)
+        XCTAssertTrue(connection.send("GET /images/\(uuid)/file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        return connection.receiveAll()
+    }
+
     /// The 416 refusal carried the file's Content-Type beside its own.
     func testRangeRefusalHasOneContentType() async throws {
         try await client.publish(uuid, file: file)
