@@ -60,7 +60,8 @@ public enum IMGAPIApplication {
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
             server: .http1(configuration: .init(additionalChannelHandlers: [
-                ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(), CloseAfterResponseHandler(),
+                ConnectionGuard(timeouts: timeouts, counts: counts), AccessLogHandler(), ContinueHandler(),
+                CloseAfterResponseHandler(),
             ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: mirrors,

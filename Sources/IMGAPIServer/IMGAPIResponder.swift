@@ -6,7 +6,8 @@ import Logging
 import NIOCore
 
 /// Dispatches each request to its endpoint, turns every failure into an IMGAPI JSON
-/// error, adds the headers the reference sends on every response, and logs the request.
+/// error, and adds the headers the reference sends on every response (the access log is
+/// written by `AccessLogHandler`).
 struct IMGAPIResponder: HTTPResponder {
     let endpoints: Endpoints
     let hostName = ProcessInfo.processInfo.hostName
@@ -39,10 +40,8 @@ struct IMGAPIResponder: HTTPResponder {
         response.headers[.xRequestID] = requestID
         response.headers[.xResponseTime] = String(milliseconds)
         response.headers[.xServerName] = hostName
-        return RequestLog.logging(.init(requestID: requestID, method: request.method.rawValue, url: request.uri.string,
-                                        status: response.status.code, started: started,
-                                        remote: context.remoteAddress?.ipAddress, error: failure),
-                                  after: response)
+        if let failure { response.headers[.logError] = failure }
+        return response
     }
 
     static func hasBody(_ request: Request) -> Bool {

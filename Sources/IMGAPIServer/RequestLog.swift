@@ -1,12 +1,9 @@
 import Foundation
-import HTTPTypes
-import Hummingbird
 import IMGAPI
-import NIOCore
 
-/// One JSON line per request in the log, for operators and log shippers, written
-/// once the response has been sent or abandoned: `ms` is the time to its end, `bytes` what
-/// was written of its body, `complete` whether all of it was.
+/// One JSON line per request in the log, for operators and log shippers, written by
+/// `AccessLogHandler` once the response has been sent or abandoned: `ms` is the time to its
+/// end, `bytes` what was written of its body, `complete` whether all of it was.
 enum RequestLog {
     struct Entry {
         var requestID: String
@@ -35,59 +32,6 @@ enum RequestLog {
         if let remote = entry.remote { line["remote"] = .string(remote) }
         if let error = entry.error { line["error"] = .string(error) }
         ServerLog.line(line)
-    }
-
-    /// `response` with a body that logs `entry` when it has been written, or has failed, or
-    /// was never written at all (the client left before).
-    static func logging(_ entry: Entry, after response: Response) -> Response {
-        var response = response
-        let body = response.body
-        let pending = PendingLine(entry)
-        response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            do {
-                try await body.write(CountingWriter(inner: writer, pending: pending))
-            } catch {
-                pending.finish(complete: false)
-                throw error
-            }
-        }
-        return response
-    }
-
-    /// A request's line, waiting for its body to be written; logged exactly once.
-    private final class PendingLine: @unchecked Sendable {
-        // The body writer uses it from one task at a time; deinit comes after.
-        private let entry: Entry
-        private var bytes = 0
-        private var logged = false
-
-        init(_ entry: Entry) { self.entry = entry }
-
-        func add(_ count: Int) { bytes += count }
-
-        func finish(complete: Bool) {
-            guard !logged else { return }
-            logged = true
-            RequestLog.write(entry, bytes: bytes, complete: complete)
-        }
-
-        deinit { finish(complete: false) }
-    }
-
-    /// Counts the body bytes the connection accepted.
-    private struct CountingWriter: ResponseBodyWriter {
-        var inner: any ResponseBodyWriter
-        let pending: PendingLine
-
-        mutating func write(_ buffer: ByteBuffer) async throws {
-            try await inner.write(buffer)
-            pending.add(buffer.readableBytes)
-        }
-
-        consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-            try await inner.finish(trailingHeaders)
-            pending.finish(complete: true)
-        }
     }
 }
 

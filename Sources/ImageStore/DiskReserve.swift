@@ -56,8 +56,6 @@ public struct DiskReserve: Sendable {
 
     /// Frees the reserved space; false when there was none to free.
     func release() -> Bool {
-        let had = isInPlace
-        unlink(path)
-        return had
+        unlink(path) == 0
     }
 }

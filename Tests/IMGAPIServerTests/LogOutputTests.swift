@@ -155,5 +155,13 @@ final class AccessLogTests: XCTestCase {
         let line = try XCTUnwrap(server.logLines.first { $0.contains("?partial") })
         let bytes = try XCTUnwrap(line.range(of: "\"bytes\":").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) })
         XCTAssertLessThan(bytes, file.count, line)
+
+        // A failure's description reaches the log line, and only the log line.
+        let missing = try await TestClient(server).get("/images/72000000-0000-4000-8000-0000000000ff")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertNil(missing.header("imgapid-log-error"))
+        XCTAssertTrue(server.waitForLogLine {
+            $0.contains("0000000000ff") && $0.contains("\"error\":\"ResourceNotFound: image 72000000")
+        })
     }
 }

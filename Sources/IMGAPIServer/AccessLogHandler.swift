@@ -1,0 +1,100 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Writes each request's line in the access log once its response has been written out or
+/// abandoned, with the body bytes the socket took and whether the response completed. It
+/// works on the connection, below Hummingbird, so that in-memory answers keep their single
+/// batched write. The responder passes a failure's description in the response header
+/// `imgapid-log-error`, which this handler removes before the head goes out.
+final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// A request read, waiting for its response head.
+    private struct Request {
+        let method: String
+        let url: String
+        let started: ContinuousClock.Instant
+    }
+
+    /// A response being written; logged once, when it ends or the connection does.
+    private final class Line {
+        private let entry: RequestLog.Entry
+        private(set) var bytes = 0
+        private var logged = false
+
+        init(_ entry: RequestLog.Entry) { self.entry = entry }
+
+        func add(_ count: Int) { bytes += count }
+
+        func finish(complete: Bool) {
+            guard !logged else { return }
+            logged = true
+            RequestLog.write(entry, bytes: bytes, complete: complete)
+        }
+    }
+
+    /// Requests in arrival order; HTTP/1.1 answers them in the same order.
+    private var waiting: [Request] = []
+    private var current: Line?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let request) = unwrapInboundIn(data) {
+            waiting.append(Request(method: request.method.rawValue, url: request.path ?? "", started: .now))
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where head.status.code >= 200 && !waiting.isEmpty:
+            let request = waiting.removeFirst()
+            let error = head.headerFields[.logError]
+            head.headerFields[.logError] = nil
+            current = Line(RequestLog.Entry(
+                requestID: head.headerFields[.xRequestID] ?? "-", method: request.method, url: request.url,
+                status: head.status.code, started: request.started,
+                remote: context.channel.remoteAddress?.ipAddress, error: error))
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .body(let buffer):
+            guard let line = current else { return context.write(data, promise: promise) }
+            let count = buffer.readableBytes
+            let written = promise ?? context.eventLoop.makePromise()
+            written.futureResult.assumeIsolated().whenSuccess { line.add(count) }
+            context.write(data, promise: written)
+        case .end:
+            guard let line = current else { return context.write(data, promise: promise) }
+            current = nil
+            let written = promise ?? context.eventLoop.makePromise()
+            written.futureResult.assumeIsolated().whenComplete { result in
+                line.finish(complete: (try? result.get()) != nil)
+            }
+            context.write(data, promise: written)
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    /// A response cut off by the connection's end is logged as incomplete, and a request
+    /// that got no response at all with status 0.
+    func channelInactive(context: ChannelHandlerContext) {
+        current?.finish(complete: false)
+        current = nil
+        for request in waiting {
+            RequestLog.write(.init(requestID: "-", method: request.method, url: request.url, status: 0,
+                                   started: request.started, remote: context.channel.remoteAddress?.ipAddress,
+                                   error: "the connection ended before a response was written"),
+                             bytes: 0, complete: false)
+        }
+        waiting.removeAll()
+        context.fireChannelInactive()
+    }
+}
+
+extension HTTPField.Name {
+    /// From the responder to `AccessLogHandler` only: never sent.
+    static let logError = HTTPField.Name("imgapid-log-error")!
+}
