@@ -22,9 +22,11 @@ public struct BlobStore: Sendable {
     var blobsDirectory: String { root + "/blobs/sha256" }
     var uploadsDirectory: String { root + "/uploads" }
 
-    /// Creates the directories when missing. Blocking: call at start-up.
-    public init(root: String) throws {
+    /// Creates the directories when missing unless `creating` is false (a read-only look).
+    /// Blocking: call at start-up.
+    public init(root: String, creating: Bool = true) throws {
         self.root = root
+        guard creating else { return }
         for directory in [blobsDirectory, uploadsDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }

@@ -16,7 +16,7 @@ public struct StoredImage: Sendable {
 /// The image manifests, in SQLite. Reads run concurrently; every write goes
 /// through `exclusive`, which also serializes blob installs and removals.
 public final class Catalog: Sendable {
-    private let pool: DatabasePool
+    private let pool: any DatabaseWriter
     public let mode: ServerMode
 
     /// Opens (creating, migrating) the catalog. A nil `mode` keeps the mode the catalog was
@@ -30,12 +30,31 @@ public final class Catalog: Sendable {
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
         try CatalogSchema.migrator.migrate(pool)
-        let recorded = try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = 'render_mode'").flatMap(ServerMode.init(rawValue:))
-        }
-        let mode = mode ?? recorded ?? .public
+        let mode = try mode ?? Self.recordedMode(pool)
         self.mode = mode
         try pool.writeWithoutTransaction { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
+    }
+
+    /// Opens the catalog for reading only: nothing is written, and a catalog that does not
+    /// exist reads as an empty one (`imgapid mirror --dry-run`).
+    public init(readingAt path: String) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(10)
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } else {
+            pool = try DatabaseQueue()
+            try CatalogSchema.migrator.migrate(pool)
+        }
+        mode = try Self.recordedMode(pool)
+    }
+
+    /// The mode the catalog was last used with; public for a new one.
+    private static func recordedMode(_ pool: any DatabaseWriter) throws -> ServerMode {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = 'render_mode'").flatMap(ServerMode.init(rawValue:))
+        } ?? .public
     }
 
     public func image(_ uuid: String) async throws -> StoredImage? {

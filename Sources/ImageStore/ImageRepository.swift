@@ -11,17 +11,34 @@ public final class ImageRepository: Sendable {
     public let mode: ServerMode
     /// Keeps DeleteImage working on a full disk.
     public let reserve: DiskReserve
+    /// Held while a writable repository is open: no other process writes the storage meanwhile.
+    private let lock: StorageLock?
 
-    /// Opens (creating when new) the storage directory and makes its disk reserve if there is
-    /// room. Blocking: call at start-up. A nil `mode` keeps the catalog's recorded mode
-    /// (see `Catalog.init`).
-    public init(storage: String, mode: ServerMode?) throws {
-        try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
-        blobs = try BlobStore(root: storage)
-        catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
-        self.mode = catalog.mode
+    public enum Access: Sendable {
+        /// The only writer: creates the storage when new, takes its lock (`StorageInUse` when
+        /// another process has it) and makes its disk reserve if there is room.
+        case write
+        /// Reads only, beside a writer or where nothing exists yet, and changes nothing.
+        case readOnly
+    }
+
+    /// Opens the storage directory. Blocking: call at start-up. A nil `mode` keeps the
+    /// catalog's recorded mode (see `Catalog.init`).
+    public init(storage: String, mode: ServerMode?, access: Access = .write) throws {
         reserve = DiskReserve(storage: storage)
-        reserve.restore()
+        switch access {
+        case .write:
+            try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
+            lock = try StorageLock(storage: storage)
+            blobs = try BlobStore(root: storage)
+            catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
+            reserve.restore()
+        case .readOnly:
+            lock = nil
+            blobs = try BlobStore(root: storage, creating: false)
+            catalog = try Catalog(readingAt: storage + "/catalog.sqlite")
+        }
+        self.mode = catalog.mode
     }
 
     /// Removes uploads a crash interrupted and blobs no image references.

@@ -79,7 +79,7 @@ struct MirrorCommand: AsyncParsableCommand {
         filter.since = since.flatMap { Timestamp.milliseconds(fromISO8601: $0) ?? Timestamp.milliseconds(fromISO8601: $0 + "T00:00:00Z") }
         filter.latest = latest
         filter.uuids = uuids
-        let repository = try ImageRepository(storage: storage, mode: nil)
+        let repository = try ImageRepository(storage: storage, mode: nil, access: dryRun ? .readOnly : .write)
         let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
         let options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, concurrency: concurrency,
                                         dryRun: dryRun, prune: prune)

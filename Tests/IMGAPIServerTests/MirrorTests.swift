@@ -102,6 +102,8 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(Self.results(try XCTUnwrap(try JSONValue.parse(Array(disabledOnly.output.utf8)).objectValue)),
                        [baseUUID: "copied"], disabledOnly.output)
 
+        // One process writes a storage at a time: the server lets go before the next run.
+        local.stop()
         let downloads = fileDownloads()
         let again = try mirror(["--name", "app"])
         XCTAssertEqual(again.status, 0)
@@ -146,7 +148,7 @@ final class MirrorTests: XCTestCase {
             XCTAssertTrue(Set(expected).isSubset(of: Set(selected)), "\(arguments): \(selected.sorted())")
             XCTAssertFalse(selected.contains(where: { [app, linux].contains($0) && !expected.contains($0) }), "\(arguments): \(selected.sorted())")
         }
-        XCTAssertEqual(try local.catalogImageCount(), 0, "dry runs change nothing")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: local.storage.path), [], "dry runs write nothing")
     }
 
     func testSameBytesAreFetchedOnce() async throws {
@@ -284,21 +286,6 @@ final class MirrorTests: XCTestCase {
         XCTAssertTrue(logged.contains("\"copied\":1"), logged)
         let download = try await TestClient(server).get("/images/\(linux)/file")
         XCTAssertEqual(download.body, files[linux]!)
-    }
-
-    /// A server running on the storage the mirror writes to lists the new images at once
-    /// (its cached listing follows the catalog's generation, whoever wrote).
-    func testRunningServerSeesMirroredImages() async throws {
-        try await up.publish(base, name: "one", file: Fixture.bytes(1000, seed: 1))
-        try local.start()
-        let client = TestClient(local)
-        for _ in 0..<2 {  // the second answer comes from the cache
-            let empty = try await client.get("/images")
-            XCTAssertEqual(empty.text, "[]")
-        }
-        XCTAssertEqual(try mirror([]).status, 0)
-        let listed = try await client.get("/images").json().arrayValue ?? []
-        XCTAssertEqual(listed.compactMap { $0.objectValue?["uuid"]?.stringValue }, [base])
     }
 
     /// A channel in the source URL (or --channel) is read upstream as `?channel=`.
