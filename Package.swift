@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "IMGAPIClient", dependencies: [
             "IMGAPI", "HTTPSignature",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         /// Copies images, verified, from other IMGAPI servers into the local repository.
         .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient"]),

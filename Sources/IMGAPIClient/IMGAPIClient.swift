@@ -76,7 +76,7 @@ public struct IMGAPIClient: Sendable {
         do {
             response = try await http.execute(request, timeout: timeout)
         } catch {
-            throw IMGAPIClientError.unreachable(baseURL, String(describing: error))
+            throw IMGAPIClientError.unreachable(baseURL, NetworkFailure.cause(error))
         }
         return StreamedResponse(status: Int(response.status.code), headers: response.headers, body: response.body)
     }
@@ -96,7 +96,7 @@ public struct IMGAPIClient: Sendable {
         do {
             bytes = try await response.body.collect(upTo: limit)
         } catch {
-            throw IMGAPIClientError.unreachable(baseURL, "reading \(path): \(error)")
+            throw IMGAPIClientError.unreachable(baseURL, "reading \(path): \(NetworkFailure.cause(error))")
         }
         let parsed = try? JSONValue.parse(Array(bytes.readableBytesView))
         guard response.status < 400 else { throw IMGAPIClientError.server(status: response.status, url: baseURL + path, body: parsed) }

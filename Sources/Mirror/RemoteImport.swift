@@ -171,7 +171,7 @@ public struct RemoteImport: Sendable {
         } catch let error as IMGAPIError {
             throw IMGAPIError.download("the file of \(image.uuid) from \(client.baseURL): \(error.message)")
         } catch {
-            throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) broke off: \(error)")
+            throw IMGAPIError.remoteSource("the file of \(image.uuid) from \(client.baseURL) broke off: \(NetworkFailure.cause(error))")
         }
     }
 

@@ -288,6 +288,15 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(download.body, files[linux]!)
     }
 
+    /// An upstream that cannot be reached is named with the cause in plain words. It read
+    /// "connection reset (error set): Connection refused (errno: 111)".
+    func testUnreachableUpstreamIsNamedWithItsCause() throws {
+        let result = try ServerProcess.run(["mirror", "--from", "http://127.0.0.1:1", "--storage", local.storage.path])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("http://127.0.0.1:1 could not be reached: connection refused\n"), result.output)
+        XCTAssertFalse(result.output.contains("errno"), result.output)
+    }
+
     /// A channel in the source URL (or --channel) is read upstream as `?channel=`.
     func testChannelOfTheUpstream() async throws {
         let config = local.storage.appendingPathComponent("upstream.json")
