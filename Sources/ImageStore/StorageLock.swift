@@ -20,9 +20,9 @@ final class StorageLock: Sendable {
             throw StorageInUse(storage: storage, holder: holder)
         }
         descriptor = fd
-        let me = "pid \(getpid()): \(CommandLine.arguments.joined(separator: " "))"
+        let holder = "pid \(getpid()): \(CommandLine.arguments.joined(separator: " "))"
         _ = ftruncate(fd, 0)
-        _ = me.withCString { pwrite(fd, $0, strlen($0), 0) }
+        _ = holder.withCString { pwrite(fd, $0, strlen($0), 0) }
     }
 
     deinit { close(descriptor) }
