@@ -96,8 +96,10 @@ public struct SignatureVerifier: Sendable {
         guard let date = HTTPDate.parse(value) else {
             throw AuthFailure(.invalidDate, "\(name) header is not an RFC 1123 date")
         }
-        guard abs(date.timeIntervalSince(now)) <= clockSkew else {
-            throw AuthFailure(.clockSkew, "\(name) header is more than \(Int(clockSkew)) seconds from the server's clock")
+        let skew = date.timeIntervalSince(now)
+        guard abs(skew) <= clockSkew else {
+            throw AuthFailure(.clockSkew, "the \(name) header is \(Int(abs(skew))) seconds \(skew < 0 ? "behind" : "ahead of") "
+                                          + "the server's clock (at most \(Int(clockSkew)) allowed): set the client's clock")
         }
     }
 }

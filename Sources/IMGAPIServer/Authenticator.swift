@@ -28,7 +28,7 @@ struct Authenticator: Sendable {
         }
         switch result {
         case .success(let user): return user
-        case .failure: throw IMGAPIError.unauthorized()
+        case .failure(let failure): throw IMGAPIError.unauthorized("Unauthorized: \(failure.message)")
         }
     }
 
@@ -37,6 +37,8 @@ struct Authenticator: Sendable {
         guard mode == .signature else { return }
         if try await user(of: request) != nil { return }
         if let address, trustedNetworks.contains(where: { $0.contains(address) }) { return }
-        throw IMGAPIError.unauthorized()
+        throw IMGAPIError.unauthorized(
+            "Unauthorized: this write needs an HTTP Signature from a key the server knows (imgapid keys add), "
+                + "or a client address in a trusted network (--trust-network), where stock imgadm publish works unsigned")
     }
 }

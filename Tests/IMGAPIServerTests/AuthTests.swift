@@ -32,7 +32,11 @@ final class AuthTests: XCTestCase {
         let uuid = "dddddddd-0000-4000-8000-000000000001"
         let refused = try await anonymous.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid))
         XCTAssertEqual(refused.status, 401)
-        XCTAssertEqual(try refused.object(), JSONObject([("code", .string("UnauthorizedError")), ("message", .string("Unauthorized"))]))
+        XCTAssertEqual(refused.errorCode, "UnauthorizedError")
+        // The refusal says why and what to do; it said only "Unauthorized".
+        let message = try XCTUnwrap(refused.object()["message"]?.stringValue)
+        XCTAssertTrue(message.hasPrefix("Unauthorized: ") && message.contains("--trust-network")
+                      && message.contains("imgapid keys add"), message)
         let refusedFile = try await anonymous.putFile(uuid, [1, 2, 3], query: "compression=none")
         XCTAssertEqual(refusedFile.status, 401)
         expect(try await anonymous.request(.DELETE, "/images/\(uuid)"), status: 401)
@@ -50,6 +54,30 @@ final class AuthTests: XCTestCase {
         }
         let anonymousPing = try await anonymous.get("/ping").object()
         XCTAssertNil(anonymousPing["pid"], "pid only for signed-in callers")
+    }
+
+    /// A refused signature says why: an unknown key, a clock off by how much. It said only
+    /// "Unauthorized", and the operator had to guess.
+    func testRefusedSignaturesSayWhy() async throws {
+        let server = try startServer()
+        let key = try SSHPrivateKey.generate(.ed25519)
+        try addKey(key, user: "admin")
+        let uuid = "dddddddd-0000-4000-8000-000000000030"
+        for (user, why) in [("admin", "signature verification failed for keyId"), ("nobody", "no matching key registered for keyId")] {
+            let stranger = TestClient(server, signer: RequestSigner(user: user, key: try SSHPrivateKey.generate(.ed25519)))
+            let refused = try await stranger.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid))
+            XCTAssertEqual(refused.status, 401)
+            XCTAssertTrue(refused.text.contains(why), refused.text)
+        }
+
+        var late = TestClient(server, signer: RequestSigner(user: "admin", key: key))
+        late.date = Date().addingTimeInterval(-1200)
+        let skewed = try await late.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid))
+        XCTAssertEqual(skewed.status, 401)
+        let message = try XCTUnwrap(skewed.object()["message"]?.stringValue)
+        XCTAssertTrue(message.contains("seconds behind the server's clock"), message)
+        let seconds = try XCTUnwrap(message.range(of: "header is ").flatMap { Int(message[$0.upperBound...].prefix { $0.isNumber }) })
+        XCTAssertTrue((1195...1260).contains(seconds), message)
     }
 
     func testSignedInReadersSeeInactiveImagesAnonymousDoNot() async throws {
