@@ -62,9 +62,9 @@ final class MemoryUnderLoadTests: XCTestCase {
         }
         let peak = try XCTUnwrap(server.peakResidentBytes)
         print("MemoryUnderLoadTests: peak RSS \(peak / 1_048_576) MiB, listing \(listing) bytes")
-        // The goal is under 200 MiB; 176 keeps room for noise and catches a return of the
-        // herd of renderings (about 200 MiB before they were shared).
-        XCTAssertLessThan(peak, 176 * 1024 * 1024, "server peak RSS \(peak / 1_048_576) MiB")
+        // The goal is under 200 MiB. Shared renderings peak at 140-161 MiB here; a herd of
+        // renderings per client, as before, at 199-209 MiB: 184 sits between with room for noise.
+        XCTAssertLessThan(peak, 184 * 1024 * 1024, "server peak RSS \(peak / 1_048_576) MiB")
     }
 
     /// 64 clients, three rounds each: one in eight publishes, one downloads, six list (the
