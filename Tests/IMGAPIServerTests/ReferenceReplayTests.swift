@@ -3,7 +3,7 @@ import IMGAPI
 import XCTest
 
 /// Replays the exchanges recorded from the reference server (sdc-imgapi 4.13.1, see
-/// shared/reference-exchanges) against the real imgapid in the same mode, signed the same
+/// Tests/Fixtures/reference-exchanges) against the real imgapid in the same mode, signed the same
 /// way, and compares every status, error code and response body. Only the values a replay
 /// cannot reproduce differ: the server-assigned uuid, publish times and the uploaded file.
 final class ReferenceReplayTests: XCTestCase {

@@ -4,16 +4,14 @@ import XCTest
 
 /// Shared test data and small helpers for the IMGAPI tests.
 enum TestData {
-    /// The package root's sibling `shared`, found from this file's path.
-    static let sharedDirectory: URL = URL(fileURLWithPath: #filePath)
+    /// `Tests/Fixtures`, found from this file's path.
+    static let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent()  // IMGAPITests
         .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // package root
-        .deletingLastPathComponent()
-        .appendingPathComponent("shared")
+        .appendingPathComponent("Fixtures")
 
-    static let manifestsDirectory = sharedDirectory.appendingPathComponent("fixtures/manifests")
-    static let exchangesDirectory = sharedDirectory.appendingPathComponent("reference-exchanges")
+    static let manifestsDirectory = fixturesDirectory.appendingPathComponent("manifests")
+    static let exchangesDirectory = fixturesDirectory.appendingPathComponent("reference-exchanges")
 
     static func text(_ url: URL) throws -> String {
         try String(contentsOf: url, encoding: .utf8)
