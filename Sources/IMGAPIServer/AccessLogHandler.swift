@@ -5,7 +5,8 @@ import NIOHTTPTypes
 /// Writes each request's line in the access log once its response has been written out or
 /// abandoned, with the body bytes the socket took and whether the response completed. It
 /// works on the connection, below Hummingbird, so that in-memory answers keep their single
-/// batched write. The responder passes a failure's description in the response header
+/// batched write. It sits nearest the socket, so it also logs `ConnectionGuard`'s refusals.
+/// The responder (or the guard) passes a failure's description in the response header
 /// `imgapid-log-error`, which this handler removes before the head goes out.
 final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -23,7 +24,7 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A response being written; logged once, when it ends or the connection does.
     private final class Line {
         private let entry: RequestLog.Entry
-        private(set) var bytes = 0
+        private var bytes = 0
         private var logged = false
 
         init(_ entry: RequestLog.Entry) { self.entry = entry }

@@ -88,9 +88,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
         readWantedSince = nil
-        if requestsInProgress == 0 && headStartedAt == nil { headStartedAt = now }
+        if requestsInProgress == 0 && headStartedAt == nil { headStartedAt = .now() }
         arm(context)
         context.fireChannelReadComplete()
     }
@@ -203,7 +202,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    /// Answers the first request of a connection over the caps, then closes it.
+    /// Answers the first request of a connection over the caps, then closes it. The answer
+    /// passes `AccessLogHandler` (nearer the socket), which logs it like any other.
     private func refuse(_ request: HTTPRequest, with error: IMGAPIError, context: ChannelHandlerContext) {
         let body = ByteBuffer(string: error.body.prettyPrinted())
         var head = HTTPResponse(status: .init(code: error.status))
@@ -211,14 +211,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         head.headerFields[.contentLength] = String(body.readableBytes)
         head.headerFields[.connection] = "close"
         head.headerFields[.retryAfter] = "5"
+        head.headerFields[.logError] = error.description
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if request.method != .head { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-        let bytes = request.method == .head ? 0 : body.readableBytes
-        let entry = RequestLog.Entry(requestID: "-", method: request.method.rawValue, url: request.path ?? "",
-                                     status: error.status, started: .now,
-                                     remote: context.channel.remoteAddress?.ipAddress, error: error.description)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
-            RequestLog.write(entry, bytes: bytes, complete: (try? result.get()) != nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }

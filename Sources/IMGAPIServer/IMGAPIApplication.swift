@@ -60,7 +60,7 @@ public enum IMGAPIApplication {
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
             server: .http1(configuration: .init(additionalChannelHandlers: [
-                ConnectionGuard(timeouts: timeouts, counts: counts), AccessLogHandler(), ContinueHandler(),
+                AccessLogHandler(), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
                 CloseAfterResponseHandler(),
             ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),

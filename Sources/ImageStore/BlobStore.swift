@@ -86,7 +86,6 @@ public struct BlobStore: Sendable {
 
     /// Moves a verified upload to its content address; identical content already there is kept
     /// and the upload dropped. True when the blob is new. Blocking: call inside `Catalog.exclusive`.
-    @discardableResult
     public func install(_ staged: StagedBlob) throws -> Bool {
         let target = path(forSHA256: staged.digests.sha256)
         let directory = String(target[..<target.lastIndex(of: "/")!])

@@ -171,7 +171,8 @@ public final class ImageRepository: Sendable {
             guard dependents.isEmpty else { throw IMGAPIError.imageHasDependentImages(uuid, dependents) }
             do {
                 try catalog.transaction { try catalog.delete(uuid) }
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && reserve.release() {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+                guard reserve.release() else { throw error }
                 try catalog.transaction { try catalog.delete(uuid) }
             }
             try Self.release(image.files, catalog: catalog, blobs: blobs)

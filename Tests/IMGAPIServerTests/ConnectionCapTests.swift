@@ -43,7 +43,7 @@ final class ConnectionCapTests: XCTestCase {
         XCTAssertTrue(refused.lowercased().contains("connection: close"), refused)
         XCTAssertTrue(closed)
         XCTAssertEqual(RawHTTP.status(of: try ping(from: "127.0.0.2").response), 200)
-        XCTAssertEqual(held.count, 2)
+        withExtendedLifetime(held) {}
     }
 
     func testServerIsCappedAndAdmitsAgainWhenAConnectionCloses() throws {
