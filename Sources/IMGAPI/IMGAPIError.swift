@@ -133,6 +133,13 @@ extension IMGAPIError {
         IMGAPIError(status: 422, code: "OriginDoesNotExist", message: "origin image \"\(origin)\" does not exist")
     }
 
+    /// 422: an image's origin is missing from one of the image's channels, where
+    /// `imgadm import` of the image would fail.
+    public static func originNotInChannel(_ origin: String, _ channel: String) -> IMGAPIError {
+        IMGAPIError(status: 422, code: "OriginNotInChannel",
+                    message: "origin image \(origin) is not in channel \"\(channel)\", so imgadm could not import this image from there: add the origin to \"\(channel)\" first (ChannelAddImage)")
+    }
+
     public static func internalError(_ message: String = "internal error") -> IMGAPIError {
         IMGAPIError(status: 500, code: "InternalError", message: message)
     }

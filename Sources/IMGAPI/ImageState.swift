@@ -22,4 +22,7 @@ public enum ImageCompression: String, Sendable, CaseIterable {
     case bzip2
     case xz
     case none
+
+    /// The values stock imgadm handles, for messages: "gzip, bzip2, xz or none".
+    public static let allowedValues = "gzip, bzip2, xz or none"
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import IMGAPI
+import ImageStore
 import NIOCore
 import NIOHTTPTypes
 
@@ -8,6 +9,8 @@ import NIOHTTPTypes
 /// no complete request head within `head` of its first byte, nothing sent for `idle` between
 /// requests, no byte of a body the server is waiting for within `bodyStall`, or none of a
 /// response taken within `responseStall`. A transfer that keeps moving has no deadline.
+/// A stalled body is first raised as `UploadStalled` into the request, so that its handler
+/// answers (400, saying how many bytes came); the connection closes after that answer.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -23,6 +26,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// How long a refused connection may take to send the request head its 503 answers.
     static let refusedHeadTimeout = TimeAmount.seconds(5)
+    /// How long the answer to a stalled upload may take before the connection is closed anyway.
+    static let answerGrace = TimeAmount.seconds(10)
+
+    /// What a deadline is for.
+    private enum Expiry {
+        /// An idle connection: closed without a log line.
+        case idle
+        /// A stalled client: closed, and the reason logged.
+        case stalled(String)
+        /// A request body that stopped: raised into the request for an answer.
+        case bodyStalled
+    }
 
     private let timeouts: Timeouts
     private let counts: ConnectionCounts
@@ -42,6 +57,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var readWantedSince: NIODeadline?
     /// When the connection stopped taking response bytes.
     private var unwritableSince: NIODeadline?
+    /// When a stalled body was raised as `UploadStalled`: its answer has `answerGrace` to go out.
+    private var bodyStalledAt: NIODeadline?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
 
@@ -104,6 +121,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
+            if bodyStalledAt != nil {
+                // The stalled upload has its answer; what else the client sends is not a request.
+                let written = context.writeAndFlush(data)
+                written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                written.cascade(to: promise)
+                return
+            }
             requestsInProgress = max(0, requestsInProgress - 1)
             if requestsInProgress == 0 {
                 idleSince = .now()
@@ -153,26 +177,27 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// The earliest deadline the connection is under now, and the stall it is for (nil for
-    /// an idle connection, whose closing is routine and not logged).
-    private func deadline() -> (NIODeadline, String?)? {
-        var next: (NIODeadline, String?)?
-        func consider(_ deadline: NIODeadline, _ reason: String?) {
-            if next == nil || deadline < next!.0 { next = (deadline, reason) }
+    /// The earliest deadline the connection is under now, and what it is for.
+    private func deadline() -> (NIODeadline, Expiry)? {
+        var next: (NIODeadline, Expiry)?
+        func consider(_ deadline: NIODeadline, _ expiry: Expiry) {
+            if next == nil || deadline < next!.0 { next = (deadline, expiry) }
         }
         if refusal != nil {
-            consider(openedAt + min(timeouts.head, Self.refusedHeadTimeout), "no request head from a refused connection")
+            consider(openedAt + min(timeouts.head, Self.refusedHeadTimeout), .stalled("no request head from a refused connection"))
             return next
         }
-        if let since = unwritableSince { consider(since + timeouts.responseStall, "the client took none of the response") }
-        if readingBody, let since = readWantedSince {
-            consider(since + timeouts.bodyStall, "the request body stopped coming")
+        if let since = unwritableSince { consider(since + timeouts.responseStall, .stalled("the client took none of the response")) }
+        if let since = bodyStalledAt {
+            consider(since + Self.answerGrace, .stalled("the request body stopped coming"))
+        } else if readingBody, let since = readWantedSince {
+            consider(since + timeouts.bodyStall, .bodyStalled)
         }
         if requestsInProgress == 0 {
             if let since = headStartedAt {
-                consider(since + timeouts.head, "the request head did not arrive in time")
+                consider(since + timeouts.head, .stalled("the request head did not arrive in time"))
             } else {
-                consider(idleSince + timeouts.idle, nil)
+                consider(idleSince + timeouts.idle, .idle)
             }
         }
         return next
@@ -188,18 +213,33 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
             timer = nil
             timerDeadline = nil
-            guard let (due, reason) = deadline() else { return }
-            if due <= .now() { close(context, stalled: reason) } else { arm(context) }
+            guard let (due, expiry) = deadline() else { return }
+            guard due <= .now() else { return arm(context) }
+            switch expiry {
+            case .idle: context.close(promise: nil)
+            case .stalled(let reason): close(context, stalled: reason)
+            case .bodyStalled: raiseStalledBody(context)
+            }
         }
     }
 
-    private func close(_ context: ChannelHandlerContext, stalled reason: String?) {
-        if let reason {
-            ServerLog.event("closed a stalled connection", [
-                ("reason", .string(reason)), ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
-            ])
-        }
+    private func close(_ context: ChannelHandlerContext, stalled reason: String) {
+        ServerLog.event("closed a stalled connection", [
+            ("reason", .string(reason)), ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
+        ])
         context.close(promise: nil)
+    }
+
+    /// Ends the request body with `UploadStalled`: the handler answers, then the connection closes.
+    private func raiseStalledBody(_ context: ChannelHandlerContext) {
+        ServerLog.event("stopped waiting for a request body", [
+            ("reason", .string("no byte for \(timeouts.bodyStall.nanoseconds / 1_000_000_000) seconds")),
+            ("remote", .string(context.channel.remoteAddress?.ipAddress ?? "unknown")),
+        ])
+        bodyStalledAt = .now()
+        readingBody = false
+        arm(context)
+        context.fireErrorCaught(UploadStalled(seconds: timeouts.bodyStall.nanoseconds / 1_000_000_000))
     }
 
     /// Answers the first request of a connection over the caps, then closes it. The answer

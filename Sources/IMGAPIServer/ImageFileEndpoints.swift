@@ -142,7 +142,7 @@ extension Endpoints {
         }
         _ = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
         try await repository.checkFileAcceptable(uuid)
-        let staged = try await receiveDiscardedOnStop(call.request.body)
+        let staged = try await receiveDiscardedOnStop(call.request.body, expectedSize: declaredSize)
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
             expected: .init(sha1: sha1, sha256: sha256, size: declaredSize))
@@ -152,9 +152,11 @@ extension Endpoints {
     /// Stages an upload unless the server is told to stop first (SIGTERM, SIGINT): then the
     /// bytes so far are discarded and the client told so, rather than the stop waiting for
     /// a client that may never finish.
-    private func receiveDiscardedOnStop(_ body: RequestBody) async throws -> StagedBlob {
+    private func receiveDiscardedOnStop(_ body: RequestBody, expectedSize: Int64?) async throws -> StagedBlob {
         do {
-            return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in try await blobs.receive(body) }
+            return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in
+                try await blobs.receive(body, expectedSize: expectedSize)
+            }
         } catch is CancellationError {
             throw IMGAPIError.serviceUnavailable("the server is stopping: the upload was discarded")
         }
@@ -167,7 +169,7 @@ extension Endpoints {
         guard let compression = ImageCompression(rawValue: value) else {
             throw IMGAPIError.invalidParameter(
                 field: "compression",
-                message: "invalid \"compression\": must be one of \(ImageCompression.allCases.map(\.rawValue).joined(separator: ", "))")
+                message: "invalid \"compression\" \"\(value)\": stock imgadm handles only \(ImageCompression.allowedValues)")
         }
         return compression
     }

@@ -38,8 +38,10 @@ public struct BlobStore: Sendable {
 
     /// Streams `body` to a new file in `uploads/` while digesting it, then flushes it to disk.
     /// On any failure (client gone, size over `maxSize`, disk full, the task cancelled: then
-    /// `CancellationError`) the partial file is removed.
-    public func receive(_ body: some AsyncSequence<ByteBuffer, any Error>, maxSize: Int64 = maximumFileSize) async throws -> StagedBlob {
+    /// `CancellationError`) the partial file is removed. A body that breaks off is an
+    /// `Upload` error saying how many of the `expectedSize` bytes arrived.
+    public func receive(_ body: some AsyncSequence<ByteBuffer, any Error>, maxSize: Int64 = maximumFileSize,
+                        expectedSize: Int64? = nil) async throws -> StagedBlob {
         let path = "\(uploadsDirectory)/\(ImageUUID.random())"
         do {
             // A plain named file (not NIO's link-on-close creation): the upload is visible in
@@ -52,7 +54,7 @@ public struct BlobStore: Sendable {
                 while true {
                     let next: ByteBuffer?
                     do { next = try await chunks.next() } catch {
-                        throw IMGAPIError.upload("the upload ended before its last byte (\(error))")
+                        throw Self.brokeOff(after: digests.size, of: expectedSize, error)
                     }
                     guard let chunk = next else { break }
                     digests.update(chunk)
@@ -73,6 +75,13 @@ public struct BlobStore: Sendable {
             if Task.isCancelled { throw CancellationError() }
             throw error
         }
+    }
+
+    /// `400 Upload`: the body stopped before its end; says how far it got and what to do.
+    static func brokeOff(after received: Int64, of expected: Int64?, _ cause: any Error) -> IMGAPIError {
+        let reason = (cause as? UploadStalled).map { "\($0)" } ?? "the client closed the connection"
+        let count = expected.map { "\(received) of \($0) bytes" } ?? "\(received) bytes"
+        return IMGAPIError.upload("the upload ended after \(count): \(reason); nothing was stored, send the whole file again")
     }
 
     public func discard(_ staged: StagedBlob) async {

@@ -10,7 +10,22 @@ extension ImageRepository {
             guard !channels.contains(.string(channel)) else { return image }
             channels.append(.string(channel))
             record["channels"] = .array(channels)
+            if image.isActivated { try Self.checkOriginChain(of: record, isIn: [channel], catalog) }
             return try catalog.transaction { try catalog.save(record) }
+        }
+    }
+
+    /// Refuses (`OriginNotInChannel`) when an image's origin chain is missing from one of
+    /// `channels`: an image must be importable from every channel it is in.
+    static func checkOriginChain(of record: JSONObject, isIn channels: [String], _ catalog: CatalogWriter) throws {
+        var next = record["origin"]?.stringValue
+        var seen = Set<String>()
+        while let origin = next, seen.insert(origin).inserted, let ancestor = try catalog.image(origin)?.record {
+            let present = ancestor["channels"]?.arrayValue ?? []
+            if let missing = channels.first(where: { !present.contains(.string($0)) }) {
+                throw IMGAPIError.originNotInChannel(origin, missing)
+            }
+            next = ancestor["origin"]?.stringValue
         }
     }
 

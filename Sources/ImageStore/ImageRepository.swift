@@ -127,12 +127,14 @@ public final class ImageRepository: Sendable {
         }
     }
 
-    /// ActivateImage: needs a file; sets `published_at` (milliseconds) unless an import brought one.
+    /// ActivateImage: needs a file, and its origin chain in each of its channels; sets
+    /// `published_at` (milliseconds) unless an import brought one.
     public func activate(_ uuid: String) async throws -> StoredImage {
         try await catalog.exclusive { catalog in
             guard var record = try catalog.image(uuid)?.record else { throw IMGAPIError.imageNotFound(uuid) }
             guard record["activated"]?.boolValue != true else { throw IMGAPIError.imageAlreadyActivated(uuid) }
             guard !record.imageFiles.isEmpty else { throw IMGAPIError.noActivationNoFile(uuid) }
+            try Self.checkOriginChain(of: record, isIn: (record["channels"]?.arrayValue ?? []).compactMap(\.stringValue), catalog)
             record["activated"] = .bool(true)
             let disabled = record["disabled"]?.boolValue ?? false
             record["state"] = .string(ImageState.derive(activated: true, disabled: disabled).rawValue)

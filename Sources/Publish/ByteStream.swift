@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IMGAPI
 import NIOCore
 import NIOPosix
 
@@ -102,7 +103,7 @@ public struct ByteStream: AsyncSequence, Sendable {
 
 /// `zfs send` piped through the compressor, as one `ByteStream`.
 public enum SendPipeline {
-    public static func start(snapshot: String, incrementalFrom origin: String?, compression: Compression,
+    public static func start(snapshot: String, incrementalFrom origin: String?, compression: ImageCompression,
                              progress: (@Sendable (Int64) -> Void)? = nil) throws -> ByteStream {
         let send = Process()
         send.executableURL = URL(fileURLWithPath: "/usr/bin/env")

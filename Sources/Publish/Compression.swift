@@ -1,7 +1,8 @@
-/// How the stream is compressed, and the program that does it on this host.
-public enum Compression: String, CaseIterable, Sendable {
-    case gzip, xz, bzip2, none
+import IMGAPI
 
+/// How imgpublish compresses a stream on this host: the program that does it, and the file
+/// name ending for `--output`.
+extension ImageCompression {
     /// The filter command (reads stdin, writes stdout); nil for `none`. gzip runs `pigz`
     /// on every core: its output is one gzip stream that `gzip -d` and imgadm read.
     public var command: [String]? {

@@ -16,7 +16,7 @@ public struct PublishPlan: Sendable {
     public var source: Source
     /// The manifest to publish (uuid, name, version and every field given), without `files`.
     public var manifest: JSONObject
-    public var compression: Compression
+    public var compression: ImageCompression
     /// With `incremental`: send only what changed since the origin image's snapshot.
     public var incremental: Bool
     /// The origin image's snapshot on this host (default `<pool>/<origin uuid>@final`).
@@ -24,7 +24,7 @@ public struct PublishPlan: Sendable {
     /// Write `NAME-VERSION.json` and the stream here instead of uploading.
     public var outputDirectory: String?
 
-    public init(source: Source, manifest: JSONObject, compression: Compression = .gzip, incremental: Bool = false,
+    public init(source: Source, manifest: JSONObject, compression: ImageCompression = .gzip, incremental: Bool = false,
                 originSnapshot: String? = nil, outputDirectory: String? = nil) {
         self.source = source
         self.manifest = manifest

@@ -91,7 +91,9 @@ struct Imgpublish: AsyncParsableCommand {
         guard (dataset == nil) != (file == nil) else { throw ValidationError("give either DATASET or --file") }
         if file != nil, manifest == nil { throw ValidationError("--file needs --manifest") }
         if url == nil, output == nil { throw ValidationError("give --url (or --output)") }
-        guard Compression(rawValue: compression) != nil else { throw ValidationError("--compression must be gzip, xz, bzip2 or none") }
+        guard ImageCompression(rawValue: compression) != nil else {
+            throw ValidationError("--compression \(compression): stock imgadm handles only \(ImageCompression.allowedValues)")
+        }
         if incremental, origin == nil { throw ValidationError("--incremental needs --origin") }
         if (user == nil) != (key == nil) { throw ValidationError("--user and --key go together") }
         if let url, (try? IMGAPIClient(url: url)) == nil { throw ValidationError("--url \(url) is not an http or https URL") }
@@ -179,9 +181,16 @@ struct Imgpublish: AsyncParsableCommand {
         } else {
             source = .dataset(name: dataset!, snapshot: snapshot, keepSnapshot: keepSnapshot)
         }
-        let fileCompression = file == nil ? nil : fields["files"]?.arrayValue?.first?.objectValue?["compression"]?.stringValue
+        // A file already compressed says how in its manifest; a value imgadm cannot read is refused here.
+        var chosen = ImageCompression(rawValue: compression) ?? .gzip
+        if file != nil, let declared = fields["files"]?.arrayValue?.first?.objectValue?["compression"] {
+            guard let text = declared.stringValue, let value = ImageCompression(rawValue: text) else {
+                throw ValidationError("the manifest's files[0].compression \(declared.compact()): stock imgadm handles only \(ImageCompression.allowedValues)")
+            }
+            chosen = value
+        }
         fields["files"] = nil
-        return PublishPlan(source: source, manifest: fields, compression: Compression(rawValue: fileCompression ?? compression) ?? .gzip,
+        return PublishPlan(source: source, manifest: fields, compression: chosen,
                            incremental: incremental, originSnapshot: originSnapshot, outputDirectory: output)
     }
 

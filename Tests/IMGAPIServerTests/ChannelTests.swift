@@ -132,6 +132,28 @@ final class ChannelTests: XCTestCase {
         expect(try await client.get("/images/\(base)?channel=*"), status: 404)
     }
 
+    /// An image whose origin is in another channel only could not be imported from its own
+    /// channel: activation (and ChannelAddImage) say so, where they accepted it before.
+    func testOriginMustBeInEveryChannelOfItsChild() async throws {
+        try await client.publish(base)
+        expect(try await client.postJSON("/images/\(base)?action=channel-add", #"{"channel": "release"}"#), status: 200)
+        expect(try await client.request(.DELETE, "/images/\(base)?channel=dev"), status: 204)
+        let manifest = Fixture.manifest(uuid: child, extra: "\"origin\": \"\(base)\"")
+        expect(try await client.postJSON("/images/\(child)?action=import", manifest), status: 200)
+        expect(try await client.putFile(child, Fixture.bytes(100), query: "compression=gzip"), status: 200)
+        let refused = try await client.postJSON("/images/\(child)?action=activate", "{}")
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertEqual(refused.errorCode, "OriginNotInChannel")
+        XCTAssertTrue(refused.text.contains("origin image \(base) is not in channel \\\"dev\\\""), refused.text)
+        try await expectUUIDs("/images?channel=dev", [])
+
+        expect(try await client.postJSON("/images/\(base)?action=channel-add&channel=release", #"{"channel": "dev"}"#), status: 200)
+        expect(try await client.postJSON("/images/\(child)?action=activate", "{}"), status: 200)
+        let toExperimental = try await client.postJSON("/images/\(child)?action=channel-add", #"{"channel": "experimental"}"#)
+        XCTAssertEqual(toExperimental.errorCode, "OriginNotInChannel", toExperimental.text)
+        expect(try await client.postJSON("/images/\(child)?action=channel-add", #"{"channel": "release"}"#), status: 200)
+    }
+
     /// `channels` is shown only to clients asking for version 2; absent means `~1`.
     func testAcceptVersionDecidesWhetherChannelsShow() async throws {
         try await client.publish(base)

@@ -36,18 +36,33 @@ final class ConnectionTimeoutTests: XCTestCase {
         XCTAssertTrue(closed, "an idle keep-alive connection was held open")
     }
 
+    /// The stalled upload is answered (it was closed without a word) and then closed.
     func testStalledUploadIsAbortedAndDiscarded() async throws {
         let client = TestClient(server)
         let imported = try await client.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid))
         expect(imported, status: 200)
         let head = "PUT /images/\(uuid)/file?compression=gzip HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
-        let (_, closed) = try RawHTTP.exchange(port: server.port, Array(head.utf8) + Fixture.bytes(65536), timeout: 20,
-                                               halfClose: false)
+        let (response, closed) = try RawHTTP.exchange(port: server.port, Array(head.utf8) + Fixture.bytes(65536), timeout: 20,
+                                                      halfClose: false)
         XCTAssertTrue(closed, "an upload that stopped sending was held open")
+        XCTAssertEqual(RawHTTP.status(of: response), 400, response)
+        XCTAssertTrue(response.contains("the upload ended after 65536 of 1048576 bytes: no byte arrived for 2 seconds"), response)
         XCTAssertTrue(server.waitForLogLine { $0.contains("\"method\":\"PUT\"") }, "the aborted upload was not logged")
         try server.assertStored(images: 1, blobs: 0)
         let ping = try await client.get("/ping")
         XCTAssertEqual(ping.status, 200)
+    }
+
+    /// An upload whose client stops sending and half-closes, before the promised length, is
+    /// answered at once with how many bytes came, and stores nothing.
+    func testUploadCutShortSaysHowManyBytesArrived() async throws {
+        let imported = try await TestClient(server).postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid))
+        expect(imported, status: 200)
+        let head = "PUT /images/\(uuid)/file?compression=gzip HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+        let response = try RawHTTP.exchange(port: server.port, Array(head.utf8) + Fixture.bytes(1200), timeout: 20)
+        XCTAssertEqual(RawHTTP.status(of: response), 400, response)
+        XCTAssertTrue(response.contains("the upload ended after 1200 of 5000 bytes: the client closed the connection"), response)
+        try server.assertStored(images: 1, blobs: 0)
     }
 
     /// A slowloris client sends a header line every half second: each byte came within every

@@ -39,4 +39,26 @@ final class PublishManifestTests: XCTestCase {
         XCTAssertEqual(image["tags"], .object(JSONObject([("role", .string("web"))])))
         XCTAssertEqual(image["state"], .string("active"))
     }
+
+    /// A manifest that says its file is compressed in a way imgadm cannot read is refused
+    /// before anything is sent. It was published as gzip, and every import of it failed.
+    func testCompressionImgadmCannotReadIsRefusedWhereGiven() throws {
+        let directory = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let manifest = directory.appendingPathComponent("m.json")
+        try #"{"name": "z", "version": "1", "files": [{"compression": "zstd"}]}"#.write(to: manifest, atomically: true, encoding: .utf8)
+        let file = directory.appendingPathComponent("image.zfs.zst")
+        try Data(Fixture.bytes(1000, seed: 2)).write(to: file)
+        let recorder = try ScriptedUpstream { _, _ in .json(status: 500, #"{"code": "InternalError", "message": "no"}"#) }
+        defer { recorder.stop() }
+        let refused = try ServerProcess.run(["--manifest", manifest.path, "--file", file.path, "--url", recorder.baseURL],
+                                            executable: ServerProcess.imgpublish)
+        XCTAssertNotEqual(refused.status, 0, refused.output)
+        XCTAssertTrue(refused.output.contains(#"files[0].compression "zstd": stock imgadm handles only gzip, bzip2, xz or none"#),
+                      refused.output)
+        XCTAssertEqual(recorder.requests, [], "nothing is sent")
+        let option = try ServerProcess.run(["--manifest", manifest.path, "--file", file.path, "--url", recorder.baseURL,
+                                            "--compression", "lz4"], executable: ServerProcess.imgpublish)
+        XCTAssertTrue(option.output.contains("--compression lz4: stock imgadm handles only gzip, bzip2, xz or none"), option.output)
+    }
 }
