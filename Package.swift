@@ -44,9 +44,10 @@ let package = Package(
         .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient"]),
         /// zfs snapshot/send, compression and the streaming publish to an IMGAPI server.
         .target(name: "Publish", dependencies: [
-            "IMGAPI", "IMGAPIClient", "HTTPSignature",
+            "IMGAPI", "IMGAPIClient",
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [

@@ -18,8 +18,9 @@ public struct IMGAPIClient: Sendable {
     let http: HTTPClient
 
     /// Shared HTTP client: redirects not followed (a mirror must not be sent elsewhere silently),
-    /// no automatic decompression (image files are compressed on purpose), and a refused
-    /// connection reported at once: callers retry with their own backoff.
+    /// no automatic decompression (image files are compressed on purpose), a refused
+    /// connection reported at once (callers retry with their own backoff), and an answer
+    /// that sends no byte for 300 s given up.
     public static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -55,8 +56,10 @@ public struct IMGAPIClient: Sendable {
     }
 
     /// Sends one request; `path` starts with `/` and may carry a query (the channel is appended).
+    /// Without a `timeout` a transfer takes as long as its bytes keep moving: a file upload
+    /// or download of any size on any link.
     public func send(_ method: HTTPMethod, _ path: String, headers extra: [(String, String)] = [],
-                     body: HTTPClientRequest.Body? = nil, timeout: TimeAmount = .minutes(30)) async throws -> StreamedResponse {
+                     body: HTTPClientRequest.Body? = nil, timeout: TimeAmount? = nil) async throws -> StreamedResponse {
         let target = pathWithChannel(path)
         var request = HTTPClientRequest(url: baseURL + target)
         request.method = method
@@ -74,7 +77,7 @@ public struct IMGAPIClient: Sendable {
         if let body { request.body = body }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: timeout)
+            response = try await http.execute(request, deadline: timeout.map { .now() + $0 } ?? .distantFuture)
         } catch {
             throw IMGAPIClientError.unreachable(baseURL, NetworkFailure.cause(error))
         }

@@ -1,8 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Crypto
 import Foundation
 import IMGAPI
 import NIOCore
-import NIOPosix
 
 /// What went through a stream: size, SHA-1 and SHA-256, computed as the bytes pass.
 public final class StreamDigest: @unchecked Sendable {
@@ -11,11 +13,13 @@ public final class StreamDigest: @unchecked Sendable {
     private var sha256 = SHA256()
     private var count: Int64 = 0
 
-    func update(_ bytes: [UInt8]) {
+    func update(_ bytes: ByteBuffer) {
         lock.withLock {
-            sha1.update(data: bytes)
-            sha256.update(data: bytes)
-            count += Int64(bytes.count)
+            bytes.withUnsafeReadableBytes {
+                sha1.update(bufferPointer: $0)
+                sha256.update(bufferPointer: $0)
+            }
+            count += Int64(bytes.readableBytes)
         }
     }
 
@@ -30,21 +34,41 @@ public final class StreamDigest: @unchecked Sendable {
     }
 }
 
-/// The bytes of a pipe or file as an async sequence of buffers: each read runs on NIO's
-/// blocking-I/O pool and happens only when the consumer (the HTTP upload) asks for more,
-/// so memory stays flat however large the stream. Producer processes are waited for at
-/// the end: a stream whose producer failed ends in an error, never in a short success.
+/// The bytes of a pipe or file as an async sequence of buffers. A thread of its own reads
+/// and digests them ahead of the consumer (the HTTP upload), at most `readAhead` chunks,
+/// so reading, hashing, compressing (in the producer processes) and sending overlap while
+/// memory stays flat however large the stream. Producer processes are waited for at the
+/// end: a stream whose producer failed ends in an error, never in a short success.
+/// It can be iterated once.
 public struct ByteStream: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
-    let handle: FileHandle
+    typealias Chunks = NIOThrowingAsyncSequenceProducer<
+        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ReadAhead>
+
+    static let chunkSize = 1 << 20
+    static let readAhead = 4
+
+    let chunks: Chunks
     let producers: [Process]
     public let digest = StreamDigest()
     let progress: (@Sendable (Int64) -> Void)?
+    let readAhead: ReadAhead
+    let motion = Motion()
 
     init(handle: FileHandle, producers: [Process], progress: (@Sendable (Int64) -> Void)?) {
-        self.handle = handle
+        let readAhead = ReadAhead()
+        self.readAhead = readAhead
+        let made = Chunks.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 1, highWatermark: Self.readAhead), finishOnDeinit: false, delegate: readAhead)
+        chunks = made.sequence
         self.producers = producers
         self.progress = progress
+        let (source, digest) = (made.source, self.digest)
+        let thread = Thread {
+            Self.read(handle, into: source, digest: digest, producers: producers, pacedBy: readAhead)
+        }
+        thread.name = "imgpublish-read"
+        thread.start()
     }
 
     /// A stream of the file at `path`.
@@ -54,38 +78,79 @@ public struct ByteStream: AsyncSequence, Sendable {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let stream: ByteStream
+        var chunks: Chunks.AsyncIterator
+        let progress: (@Sendable (Int64) -> Void)?
+        let motion: Motion
+        var sent: Int64 = 0
 
         public mutating func next() async throws -> ByteBuffer? {
-            let handle = stream.handle
-            let chunk = try await NIOThreadPool.singleton.runIfActive { () throws -> [UInt8] in
-                var buffer = [UInt8](repeating: 0, count: 1 << 20)
-                let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-                guard n >= 0 else { throw PublishError(step: "stream", "read failed: \(String(cString: strerror(errno)))") }
-                return Array(buffer.prefix(n))
-            }
-            guard !chunk.isEmpty else {
-                try await stream.waitForProducers()
+            guard let chunk = try await chunks.next() else {
+                motion.ended()
                 return nil
             }
-            stream.digest.update(chunk)
-            stream.progress?(stream.digest.size)
-            return ByteBuffer(bytes: chunk)
+            motion.moved()
+            sent += Int64(chunk.readableBytes)
+            progress?(sent)
+            return chunk
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: self) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        motion.moved()
+        return AsyncIterator(chunks: chunks.makeAsyncIterator(), progress: progress, motion: motion)
+    }
 
-    func waitForProducers() async throws {
-        let producers = self.producers
-        try await NIOThreadPool.singleton.runIfActive {
-            for process in producers {
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    let name = process.arguments?.first ?? "producer"
-                    throw PublishError(step: "send", "`\(name)` exited with status \(process.terminationStatus)")
+    /// The side that stopped, when no chunk was taken for `limit` before the stream's end:
+    /// the consumer if chunks were waiting for it, else the producer.
+    public enum StalledSide: Sendable { case consumer, producer }
+
+    public func stalled(for limit: Duration) -> StalledSide? {
+        guard motion.stillFor(limit) else { return nil }
+        return readAhead.isPaused ? .consumer : .producer
+    }
+
+    /// When a chunk was last taken, and whether the stream has ended.
+    final class Motion: @unchecked Sendable {
+        private let lock = NSLock()
+        private var last = ContinuousClock.now
+        private var over = false
+
+        func moved() { lock.withLock { last = .now } }
+        func ended() { lock.withLock { over = true } }
+        func stillFor(_ limit: Duration) -> Bool { lock.withLock { !over && ContinuousClock.now - last >= limit } }
+    }
+
+    /// The reading thread: reads and digests while the consumer wants more, then waits for
+    /// the producers and ends the stream (with an error if one failed).
+    private static func read(_ handle: FileHandle, into source: Chunks.Source, digest: StreamDigest, producers: [Process],
+                             pacedBy readAhead: ReadAhead) {
+        defer { try? handle.close() }
+        while readAhead.waitForDemand() {
+            var chunk = ByteBufferAllocator().buffer(capacity: chunkSize)
+            var failure: Int32 = 0
+            chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: chunkSize) { space in
+                while true {
+                    let n = Glibc.read(handle.fileDescriptor, space.baseAddress, space.count)
+                    if n >= 0 { return n }
+                    if errno != EINTR {
+                        failure = errno
+                        return 0
+                    }
                 }
             }
+            if failure != 0 {
+                return source.finish(PublishError(step: "stream", "read failed: \(String(cString: strerror(failure)))"))
+            }
+            guard chunk.readableBytes > 0 else {
+                if let failed = producers.first(where: { $0.waitUntilExit(); return $0.terminationStatus != 0 }) {
+                    let name = failed.arguments?.first ?? "producer"
+                    return source.finish(PublishError(step: "send", "`\(name)` exited with status \(failed.terminationStatus)"))
+                }
+                return source.finish()
+            }
+            digest.update(chunk)
+            let ticket = readAhead.ticket
+            if case .stopProducing = source.yield(chunk) { readAhead.pause(unless: ticket) }
         }
     }
 
@@ -94,9 +159,51 @@ public struct ByteStream: AsyncSequence, Sendable {
     /// Swift's thread pool inherit its blocked signals and would never see a SIGTERM.
     public func terminate() async {
         let producers = self.producers
-        try? await NIOThreadPool.singleton.runIfActive {
+        _ = try? await OwnThread.run("imgpublish-stop") {
             for process in producers where process.isRunning { kill(process.processIdentifier, SIGKILL) }
             for process in producers { process.waitUntilExit() }
+        }
+    }
+}
+
+/// Paces the reading thread: it reads while the consumer wants more and stops for good
+/// when the consumer is gone.
+final class ReadAhead: NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var wanted = true
+    private var gone = false
+    /// Counts `produceMore` calls, so that one arriving while a pause is decided is not lost.
+    private var demands = 0
+
+    var ticket: Int { condition.withLock { demands } }
+    /// Whether the queue is full and waits for the consumer.
+    var isPaused: Bool { condition.withLock { !wanted && !gone } }
+
+    func produceMore() {
+        condition.withLock {
+            demands += 1
+            wanted = true
+            condition.signal()
+        }
+    }
+
+    func didTerminate() {
+        condition.withLock {
+            gone = true
+            condition.signal()
+        }
+    }
+
+    /// Stops reading until the next `produceMore`, unless one came since `ticket` was taken.
+    func pause(unless ticket: Int) {
+        condition.withLock { if demands == ticket { wanted = false } }
+    }
+
+    /// Blocks while the consumer wants nothing more; false once it is gone.
+    func waitForDemand() -> Bool {
+        condition.withLock {
+            while !wanted && !gone { condition.wait() }
+            return !gone
         }
     }
 }

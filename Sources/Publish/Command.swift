@@ -13,8 +13,8 @@ enum Command {
     }
 
     /// Runs `arguments` (found on PATH) and returns its standard output; throws with its
-    /// standard error when it exits non-zero. Waits without blocking a Swift concurrency
-    /// thread, and to the end even when the calling task is cancelled.
+    /// standard error when it exits non-zero. Reads its output on threads of their own, and
+    /// waits to the end even when the calling task is cancelled.
     @discardableResult
     static func run(_ arguments: [String]) async throws -> String {
         let process = Process()
@@ -28,8 +28,8 @@ enum Command {
             process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
         }
         try process.run()
-        async let out = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+        async let out = OwnThread.run("imgpublish-stdout") { output.fileHandleForReading.readDataToEndOfFile() }
+        async let err = OwnThread.run("imgpublish-stderr") { errors.fileHandleForReading.readDataToEndOfFile() }
         // Waited for in a task of its own: a cancelled (interrupted) publish must still know
         // how a `zfs snapshot` it started ended.
         let status = await Task {
@@ -37,7 +37,7 @@ enum Command {
             for await code in finished { status = code }
             return status
         }.value
-        let (stdout, stderr) = await (out, err)
+        let (stdout, stderr) = try await (out, err)
         guard status == 0 else {
             throw Failure(command: arguments.joined(separator: " "), status: status, output: String(decoding: stderr, as: UTF8.self))
         }

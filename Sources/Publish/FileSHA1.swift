@@ -1,9 +1,13 @@
 import Crypto
 import Foundation
 
-/// The SHA-1 of a file, read in 1 MiB pieces.
+/// The SHA-1 of a file, read in 1 MiB pieces on a thread of its own.
 enum FileSHA1 {
-    static func of(_ path: String) throws -> String {
+    static func of(_ path: String) async throws -> String {
+        try await OwnThread.run("imgpublish-sha1") { try digest(path) }
+    }
+
+    private static func digest(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CocoaError(.fileReadNoPermission) }
         defer { try? handle.close() }
         var sha1 = Insecure.SHA1()

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import IMGAPI
 import IMGAPIClient
+import NIOCore
+import _NIOFileSystem
 
 /// What to publish and where.
 public struct PublishPlan: Sendable {
@@ -23,15 +25,18 @@ public struct PublishPlan: Sendable {
     public var originSnapshot: String?
     /// Write `NAME-VERSION.json` and the stream here instead of uploading.
     public var outputDirectory: String?
+    /// The upload fails when no byte moves for this long; one that keeps moving has no deadline.
+    public var stallTimeout: Duration
 
     public init(source: Source, manifest: JSONObject, compression: ImageCompression = .gzip, incremental: Bool = false,
-                originSnapshot: String? = nil, outputDirectory: String? = nil) {
+                originSnapshot: String? = nil, outputDirectory: String? = nil, stallTimeout: Duration = .seconds(120)) {
         self.source = source
         self.manifest = manifest
         self.compression = compression
         self.incremental = incremental
         self.originSnapshot = originSnapshot
         self.outputDirectory = outputDirectory
+        self.stallTimeout = stallTimeout
     }
 
     public var uuid: String { manifest["uuid"]?.stringValue ?? "" }
@@ -56,7 +61,7 @@ public struct Publisher: Sendable {
 
     /// The published (or, with `outputDirectory`, written) manifest.
     public func run() async throws -> JSONObject {
-        if case .file(let path, let described) = plan.source { try Self.verify(path, against: described) }
+        if case .file(let path, let described) = plan.source { try await Self.verify(path, against: described) }
         if let client { try await check(client) }
         let stream: ByteStream
         var guid: String?
@@ -121,7 +126,7 @@ public struct Publisher: Sendable {
     }
 
     /// `--file`: its size and sha1 must be the ones its manifest records, before anything is sent.
-    static func verify(_ path: String, against described: JSONObject?) throws {
+    static func verify(_ path: String, against described: JSONObject?) async throws {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               let size = (attributes[.size] as? NSNumber)?.int64Value else { throw PublishError(step: "file", "cannot read \(path)") }
         guard let described else { return }
@@ -130,7 +135,7 @@ public struct Publisher: Sendable {
         }
         guard let expected = described["sha1"]?.stringValue else { return }
         let actual: String
-        do { actual = try FileSHA1.of(path) } catch { throw PublishError(step: "file", "cannot read \(path): \(error)") }
+        do { actual = try await FileSHA1.of(path) } catch { throw PublishError(step: "file", "cannot read \(path): \(error)") }
         guard actual == expected else { throw PublishError(step: "verify", "\(path) has sha1 \(actual), the manifest says \(expected)") }
     }
 
@@ -181,8 +186,13 @@ public struct Publisher: Sendable {
         do {
             let added: JSONObject
             do {
-                added = try await client.addFile(plan.uuid, compression: plan.compression.rawValue, datasetGUID: datasetGUID,
-                                                 body: .stream(stream, length: .unknown))
+                let (uuid, compression) = (plan.uuid, plan.compression.rawValue)
+                added = try await Self.failingOnStall(of: stream, after: plan.stallTimeout, sendingTo: client.baseURL) {
+                    try await client.addFile(uuid, compression: compression, datasetGUID: datasetGUID,
+                                             body: .stream(stream, length: .unknown))
+                }
+            } catch let error as PublishError {
+                throw error
             } catch {
                 throw PublishError(step: "upload", "\(error)")
             }
@@ -200,24 +210,49 @@ public struct Publisher: Sendable {
         }
     }
 
+    /// Runs `upload` of `stream`, and fails it when no byte of the stream moves for `limit`
+    /// before its end, saying which side stopped. The wait for the answer after the last
+    /// byte is the HTTP client's (300 s without a byte).
+    static func failingOnStall<T: Sendable>(of stream: ByteStream, after limit: Duration, sendingTo server: String,
+                                            _ upload: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await upload() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: min(.seconds(1), limit / 4))
+                    guard let side = stream.stalled(for: limit) else { continue }
+                    let seconds = limit.components.seconds
+                    switch side {
+                    case .consumer:
+                        throw PublishError(step: "upload", "the upload stalled: \(server) took no byte for \(seconds) seconds")
+                    case .producer:
+                        throw PublishError(step: "upload", "the upload stalled: the stream gave no byte for \(seconds) seconds (zfs send or the compressor is stuck)")
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next(), let value = result else { throw CancellationError() }
+            return value
+        }
+    }
+
     /// `--output`: the stream to `NAME-VERSION.<ext>` and the manifest, with `files[0]`
     /// filled, to `NAME-VERSION.json`: what `imgadm publish -m -f` and `imgadm install` take.
     private func write(_ stream: ByteStream, to directory: String, datasetGUID: String?) async throws -> JSONObject {
         let base = "\(plan.manifest["name"]?.stringValue ?? plan.uuid)-\(plan.manifest["version"]?.stringValue ?? "0")"
         let filePath = "\(directory)/\(base).\(plan.compression.fileExtension)"
-        guard FileManager.default.createFile(atPath: filePath, contents: nil),
-              let output = FileHandle(forWritingAtPath: filePath) else {
-            throw PublishError(step: "output", "cannot write \(filePath)")
-        }
         do {
-            for try await chunk in stream {
-                try output.write(contentsOf: Data(chunk.readableBytesView))
+            let options = OpenOptions.Write(existingFile: .truncate, newFile: .init(transactionalCreation: false))
+            try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(filePath), options: options) { handle in
+                var writer = handle.bufferedWriter(capacity: .mebibytes(1))
+                for try await chunk in stream { try await writer.write(contentsOf: chunk) }
+                try await writer.flush()
+                try await handle.synchronize()
             }
-            try output.synchronize()
-            try output.close()
         } catch {
             try? FileManager.default.removeItem(atPath: filePath)
-            throw PublishError(step: "output", "\(error)")
+            if let error = error as? PublishError { throw error }
+            throw PublishError(step: "output", "cannot write \(filePath): \(error)")
         }
         let sent = stream.digest.finalize()
         var file = JSONObject([("sha1", .string(sent.sha1)), ("size", .number(Double(stream.digest.size))),

@@ -78,6 +78,9 @@ struct Imgpublish: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write NAME-VERSION.json and the stream here instead of uploading.", valueName: "dir"))
     var output: String?
 
+    @Option(help: ArgumentHelp("Fail when no byte of the upload moves for this long (default 120); a slow upload that keeps moving has no deadline.", valueName: "seconds"))
+    var stallTimeout = 120
+
     @Flag(name: .shortAndLong, help: "Print nothing on success.")
     var quiet = false
 
@@ -95,6 +98,7 @@ struct Imgpublish: AsyncParsableCommand {
             throw ValidationError("--compression \(compression): stock imgadm handles only \(ImageCompression.allowedValues)")
         }
         if incremental, origin == nil { throw ValidationError("--incremental needs --origin") }
+        guard (1...86_400).contains(stallTimeout) else { throw ValidationError("--stall-timeout must be 1 to 86400 seconds") }
         if (user == nil) != (key == nil) { throw ValidationError("--user and --key go together") }
         if let url, (try? IMGAPIClient(url: url)) == nil { throw ValidationError("--url \(url) is not an http or https URL") }
         for value in [uuid, origin].compactMap({ $0 }) where !ImageUUID.isValid(value) {
@@ -191,7 +195,8 @@ struct Imgpublish: AsyncParsableCommand {
         }
         fields["files"] = nil
         return PublishPlan(source: source, manifest: fields, compression: chosen,
-                           incremental: incremental, originSnapshot: originSnapshot, outputDirectory: output)
+                           incremental: incremental, originSnapshot: originSnapshot, outputDirectory: output,
+                           stallTimeout: .seconds(stallTimeout))
     }
 
     func describe(_ plan: PublishPlan) -> String {

@@ -11,6 +11,8 @@ final class ScriptedUpstream: @unchecked Sendable {
         case bytes([UInt8])
         /// Announces `declared` bytes, sends `bytes`, then closes the connection.
         case truncated(declared: Int, [UInt8])
+        /// Reads no more of the request (its body stays unread) and never answers: a peer that hangs.
+        case stopReading
     }
 
     private var channel: Channel?
@@ -42,7 +44,7 @@ final class ScriptedUpstream: @unchecked Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         let reply: @Sendable (String, String) -> Reply
         let log: @Sendable (String) -> Void
-        var head: HTTPRequestHead?
+        var pending: Reply?
 
         init(reply: @escaping @Sendable (String, String) -> Reply, log: @escaping @Sendable (String) -> Void) {
             self.reply = reply
@@ -51,12 +53,16 @@ final class ScriptedUpstream: @unchecked Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): self.head = head
+            case .head(let head):
+                log("\(head.method.rawValue) \(head.uri)")
+                let reply = reply(head.method.rawValue, head.uri)
+                pending = reply
+                if case .stopReading = reply { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
             case .body: break
             case .end:
-                guard let head else { return }
-                log("\(head.method.rawValue) \(head.uri)")
-                respond(context, reply(head.method.rawValue, head.uri))
+                guard let reply = pending else { return }
+                pending = nil
+                respond(context, reply)
             }
         }
 
@@ -82,6 +88,8 @@ final class ScriptedUpstream: @unchecked Sendable {
                 closeAfter = true
                 headers.add(name: "Content-Type", value: "application/octet-stream")
                 headers.add(name: "Content-Length", value: String(declared))
+            case .stopReading:
+                return
             }
             let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
