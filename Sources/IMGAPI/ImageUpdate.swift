@@ -2,13 +2,13 @@
 /// change, and the merged record, validated as a whole.
 public enum ImageUpdate {
     /// Fields anyone who may see and own the image can change.
-    static let mutable: Set<String> = [
+    public static let mutable: Set<String> = [
         "owner", "name", "version", "description", "homepage", "eula", "public", "os", "acl", "requirements",
         "users", "billing_tags", "traits", "tags", "generate_passwords", "inherited_directories", "nic_driver",
         "disk_driver", "cpu_type", "image_size", "channels",
     ]
     /// Fields only an operator (no `account`) can change.
-    static let operatorOnly: Set<String> = ["billing_tags", "traits", "origin"]
+    public static let operatorOnly: Set<String> = ["billing_tags", "traits", "origin"]
     /// Operator fields the reference lets change in ways this server does not support
     /// (moving a file to a new uuid, rewriting state or docker digests).
     static let unsupported: Set<String> = ["state", "error", "files", "uuid"]

@@ -48,6 +48,19 @@ public struct IMGAPIClient: Sendable {
         self.http = http
     }
 
+    /// The same server read in `channel` instead (`"*"`: every channel).
+    public func inChannel(_ channel: String?) -> IMGAPIClient {
+        IMGAPIClient(baseURL: baseURL, channel: channel, signer: signer, userAgent: userAgent, http: http)
+    }
+
+    private init(baseURL: String, channel: String?, signer: RequestSigner?, userAgent: String, http: HTTPClient) {
+        self.baseURL = baseURL
+        self.channel = channel
+        self.signer = signer
+        self.userAgent = userAgent
+        self.http = http
+    }
+
     /// A response whose body has not been read yet.
     public struct StreamedResponse: Sendable {
         public let status: Int

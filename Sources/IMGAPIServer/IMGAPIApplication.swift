@@ -48,7 +48,11 @@ public enum IMGAPIApplication {
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
-            MirrorScheduler(mirrors: configuration.mirrors, repository: repository),
+            MirrorScheduler(mirrors: configuration.mirrors.map { mirror in
+                var placed = mirror
+                placed.options.localChannels = configuration.channels
+                return placed
+            }, repository: repository),
         ]
         let cap = OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles)
         let counts = ConnectionCounts(maxTotal: cap, maxPerAddress: configuration.maxConnectionsPerAddress,

@@ -33,6 +33,7 @@ struct MirrorScheduler: Service {
         var fields: [(String, JSONValue)] = [
             ("from", .array(mirror.options.sources.map(JSONValue.string))), ("ok", .bool(report.succeeded)),
             ("copied", .number(Double(report.count(.copied)))), ("present", .number(Double(report.count(.present)))),
+            ("updated", .number(Double(report.count(.updated)))),
             ("failed", .number(Double(report.count(.failed)))), ("pruned", .number(Double(report.count(.pruned)))),
         ]
         let problems = report.outcomes.compactMap { $0.error.map { "\($0)" } } + report.failedSources.map { "\($0.source): \($0.error)" }

@@ -57,7 +57,7 @@ extension Endpoints {
         Task {
             do {
                 for (index, upstream) in chain.enumerated() {
-                    try await remoteImport.copy(upstream, from: source, keepOwner: false, channel: channel.name) { bytes in
+                    try await remoteImport.copy(upstream, from: source, keepOwner: false, channels: channel.name.map { [$0] }) { bytes in
                         Task { await jobs.received(job, image: index, bytes: bytes) }
                     }
                     await jobs.imageDone(job, bytes: upstream.size ?? 0)

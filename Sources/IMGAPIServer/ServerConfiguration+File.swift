@@ -1,5 +1,6 @@
 import HTTPSignature
 import IMGAPI
+import Mirror
 
 /// A configuration file key that is unknown or has a bad value: the server does not start.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -34,6 +35,11 @@ extension ServerConfiguration {
                 throw ConfigurationError(key: name, problem: "unknown key (known: \(FileKey.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             try apply(key, value)
+        }
+        for (index, mirror) in mirrors.enumerated() {
+            if let problem = ChannelPlacement.problem(local: channels, given: mirror.options.channel) {
+                throw ConfigurationError(key: "mirrors[\(index)].channel", problem: problem)
+            }
         }
     }
 

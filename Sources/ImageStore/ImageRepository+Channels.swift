@@ -18,15 +18,37 @@ extension ImageRepository {
     /// Refuses (`OriginNotInChannel`) when an image's origin chain is missing from one of
     /// `channels`: an image must be importable from every channel it is in.
     static func checkOriginChain(of record: JSONObject, isIn channels: [String], _ catalog: CatalogWriter) throws {
+        for ancestor in try originChain(of: record, catalog) {
+            let present = ancestor["channels"]?.arrayValue ?? []
+            if let missing = channels.first(where: { !present.contains(.string($0)) }) {
+                throw IMGAPIError.originNotInChannel(ancestor["uuid"]?.stringValue ?? "", missing)
+            }
+        }
+    }
+
+    /// Adds `channels` to each stored ancestor of `record` that lacks one (a copied image
+    /// brings its origins into its channels). Call inside a transaction.
+    static func extendOriginChain(of record: JSONObject, into channels: [String], _ catalog: CatalogWriter) throws {
+        for var ancestor in try originChain(of: record, catalog) {
+            var present = ancestor["channels"]?.arrayValue ?? []
+            let missing = channels.filter { !present.contains(.string($0)) }
+            guard !missing.isEmpty else { continue }
+            present += missing.map(JSONValue.string)
+            ancestor["channels"] = .array(present)
+            _ = try catalog.save(ancestor)
+        }
+    }
+
+    /// The stored records of `record`'s origin, its origin, and so on.
+    private static func originChain(of record: JSONObject, _ catalog: CatalogWriter) throws -> [JSONObject] {
+        var chain: [JSONObject] = []
         var next = record["origin"]?.stringValue
         var seen = Set<String>()
         while let origin = next, seen.insert(origin).inserted, let ancestor = try catalog.image(origin)?.record {
-            let present = ancestor["channels"]?.arrayValue ?? []
-            if let missing = channels.first(where: { !present.contains(.string($0)) }) {
-                throw IMGAPIError.originNotInChannel(origin, missing)
-            }
+            chain.append(ancestor)
             next = ancestor["origin"]?.stringValue
         }
+        return chain
     }
 
     /// Puts every image that is in no channel (stored before channels were configured) in

@@ -12,8 +12,9 @@ extension ImageRepository {
 
     /// Adds an image copied from another server together with its file, in the state it had
     /// there (`activated`, `disabled` as recorded in `record`), all in one catalog
-    /// transaction: the image is never visible without its file. `mirroredFrom` records the
-    /// upstream for `imgapid mirror --prune`; `icon`, the upstream image's icon.
+    /// transaction: the image is never visible without its file. Origins already here join
+    /// the image's channels. `mirroredFrom` records the upstream for `imgapid mirror --prune`;
+    /// `icon`, the upstream image's icon.
     public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
                             icon: ImageIcon? = nil, mirroredFrom: String? = nil) async throws -> StoredImage {
         do {
@@ -50,6 +51,8 @@ extension ImageRepository {
                 let commit = {
                     try catalog.transaction {
                         if let icon { try catalog.setIcon(uuid, icon) }
+                        let channels = (record["channels"]?.arrayValue ?? []).compactMap(\.stringValue)
+                        if !channels.isEmpty { try Self.extendOriginChain(of: record, into: channels, catalog) }
                         let stored = try catalog.save(record)
                         if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
                         return stored

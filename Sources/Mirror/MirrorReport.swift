@@ -4,7 +4,8 @@ extension MirrorRun {
     /// What happened to one image.
     public struct Outcome: Sendable {
         public enum Result: String, Sendable {
-            case copied, present, wouldCopy = "would-copy", pruned, wouldPrune = "would-prune", failed
+            case copied, present, updated, wouldCopy = "would-copy", wouldUpdate = "would-update", pruned,
+                 wouldPrune = "would-prune", failed
         }
         public var uuid: String
         public var name: String
@@ -44,6 +45,7 @@ extension MirrorRun {
             .object(JSONObject([
                 ("ok", .bool(succeeded)),
                 ("copied", .number(Double(count(.copied)))), ("present", .number(Double(count(.present)))),
+                ("updated", .number(Double(count(.updated)))),
                 ("failed", .number(Double(count(.failed)))), ("pruned", .number(Double(count(.pruned)))),
                 ("bytes", .number(Double(outcomes.filter { $0.result == .copied }.map(\.bytes).reduce(0, +)))),
                 ("images", .array(outcomes.map(\.json))),

@@ -5,14 +5,19 @@ import ImageStore
 
 /// One run of `imgapid mirror`: for each upstream, list its catalog (paged as imgadm
 /// pages), select images, and copy each one missing here with its origin chain, base
-/// first, keeping upstream identity. Failed images are reported and do not stop the rest.
+/// first, keeping upstream identity, into the local channels `ChannelPlacement` chooses.
+/// Images mirrored earlier from the same upstream get its changes to their mutable
+/// fields. Failed images are reported and do not stop the rest.
 public struct MirrorRun: Sendable {
     public struct Options: Sendable {
         /// Upstream IMGAPI URLs, each optionally with `?channel=`.
         public var sources: [String]
         public var filter: MirrorFilter
-        /// Sent upstream as `?channel=` (overrides a channel in the URL).
+        /// Sent upstream as `?channel=` (overrides a channel in the URL), and the local
+        /// channel copies go to, on a server with channels.
         public var channel: String?
+        /// The local server's channels; empty when it has none.
+        public var localChannels: [Channel]
         /// Images copied at the same time.
         public var concurrency: Int
         public var dryRun: Bool
@@ -22,11 +27,13 @@ public struct MirrorRun: Sendable {
         public var attempts: Int
         public var retryPause: Duration
 
-        public init(sources: [String], filter: MirrorFilter = MirrorFilter(), channel: String? = nil, concurrency: Int = 2,
-                    dryRun: Bool = false, prune: Bool = false, attempts: Int = 4, retryPause: Duration = .seconds(1)) {
+        public init(sources: [String], filter: MirrorFilter = MirrorFilter(), channel: String? = nil, localChannels: [Channel] = [],
+                    concurrency: Int = 2, dryRun: Bool = false, prune: Bool = false, attempts: Int = 4,
+                    retryPause: Duration = .seconds(1)) {
             self.sources = sources
             self.filter = filter
             self.channel = channel
+            self.localChannels = localChannels
             self.concurrency = concurrency
             self.dryRun = dryRun
             self.prune = prune
@@ -46,8 +53,14 @@ public struct MirrorRun: Sendable {
         self.events = events
     }
 
+    var placement: ChannelPlacement { ChannelPlacement(local: options.localChannels, given: options.channel) }
+
     public func run() async -> Report {
         var report = Report()
+        if let problem = ChannelPlacement.problem(local: options.localChannels, given: options.channel) {
+            report.failedSources = options.sources.map { ($0, problem) }
+            return report
+        }
         for source in options.sources {
             do {
                 let client = try client(for: source)
@@ -85,19 +98,23 @@ public struct MirrorRun: Sendable {
         // Images still being created upstream are left for a later run, unless named.
         let selected = options.filter.select(listed.filter { $0.isActivated || options.filter.uuids.contains($0.uuid) })
         let importer = RemoteImport(repository: repository)
-        var present: [UpstreamImage] = []
+        let mirroredHere = Set(try await repository.catalog.mirroredImages(from: sourceKey(client)))
+        var present: [(upstream: UpstreamImage, local: StoredImage)] = []
         var chains: [[UpstreamImage]] = []
         var planned = Set<String>()
+        var placements: [String: [String]] = [:]
         var failures: [Outcome] = []
         for image in selected {
-            if try await repository.catalog.image(image.uuid) != nil {
-                present.append(image)
+            if let local = try await repository.catalog.image(image.uuid) {
+                present.append((image, local))
                 continue
             }
             do {
-                let chain = try await retrying {
+                let whole = try await retrying {
                     try await importer.missingChain(of: image, from: client, requireActiveOrigins: false)
-                }.filter { !planned.contains($0.uuid) }
+                }
+                try place(whole, into: &placements)
+                let chain = whole.filter { !planned.contains($0.uuid) }
                 planned.formUnion(chain.map(\.uuid))
                 chains.append(chain)
             } catch {
@@ -107,23 +124,67 @@ public struct MirrorRun: Sendable {
         let toCopy = chains.joined()
         events(.listed(source: client.baseURL, selected: selected.count, toCopy: toCopy.count,
                        bytes: toCopy.compactMap(\.size).reduce(0, +)))
-        var outcomes = present.map { outcome($0, client, .present) } + failures
+        var outcomes = failures
         failures.forEach { events(.finished($0)) }
-        present.forEach { events(.finished(outcome($0, client, .present))) }
+        for (upstream, local) in present {
+            let result = mirroredHere.contains(upstream.uuid) ? await refresh(local, from: upstream, client, importer)
+                                                               : outcome(upstream, client, .present)
+            events(.finished(result))
+            outcomes.append(result)
+        }
         if options.dryRun {
             let planned = toCopy.map { outcome($0, client, .wouldCopy, bytes: $0.size ?? 0) }
             planned.forEach { events(.finished($0)) }
             return outcomes + planned
         }
-        outcomes += await copy(Array(toCopy), from: client, importer: importer)
+        outcomes += await copy(Array(toCopy), from: client, importer: importer, placements: placements)
         return outcomes
+    }
+
+    /// Records the local channels of each image of `chain` (base first): its own, and those
+    /// of every image after it, which must be importable from each of its channels.
+    private func place(_ chain: [UpstreamImage], into placements: inout [String: [String]]) throws {
+        var needed: [String] = []
+        for image in chain.reversed() {
+            // An origin without a channel of its own here still goes where its children go.
+            let own = needed.isEmpty ? try placement.channels(of: image) : (try? placement.channels(of: image)) ?? []
+            guard let own else { return }
+            let channels = ChannelPlacement.unique(own + needed + (placements[image.uuid] ?? []))
+            placements[image.uuid] = channels
+            needed = channels
+        }
+    }
+
+    /// Brings an image mirrored earlier up to date with upstream: its mutable fields, state,
+    /// icon and channels, without fetching its file again.
+    private func refresh(_ local: StoredImage, from image: UpstreamImage, _ client: IMGAPIClient,
+                         _ importer: RemoteImport) async -> Outcome {
+        do {
+            let upstream = try importer.record(for: image, keepOwner: true)
+            let channels = (try? placement.channels(of: image)) ?? nil
+            let wantsIcon = image.manifest["icon"] == .bool(true)
+            let iconChanges = wantsIcon != (local.record["icon"] == .bool(true))
+            if options.dryRun {
+                let changed = iconChanges || ImageRepository.refreshed(local.record, from: upstream, channels: channels) != local.record
+                return outcome(image, client, changed ? .wouldUpdate : .present)
+            }
+            var icon = ImageRepository.IconRefresh.keep
+            if iconChanges {
+                icon = wantsIcon ? .set(try await retrying { try await importer.icon(of: image, from: client) }) : .remove
+            }
+            let changed = try await repository.refresh(image.uuid, from: upstream, channels: channels, icon: icon)
+            return outcome(image, client, changed ? .updated : .present)
+        } catch {
+            return outcome(image, client, .failed, error: "not refreshed: \((error as? IMGAPIError)?.message ?? "\(error)")")
+        }
     }
 
     /// Copies `images` (origins before their children, as the chains list them),
     /// `concurrency` at a time, in waves: an image starts only after its origin (when this
     /// run copies it too, maybe from another chain) is stored, and fails without a try when
     /// that origin could not be copied.
-    private func copy(_ images: [UpstreamImage], from client: IMGAPIClient, importer: RemoteImport) async -> [Outcome] {
+    private func copy(_ images: [UpstreamImage], from client: IMGAPIClient, importer: RemoteImport,
+                      placements: [String: [String]]) async -> [Outcome] {
         var waves: [[UpstreamImage]] = []
         var waveOf: [String: Int] = [:]
         for image in images {
@@ -141,7 +202,10 @@ public struct MirrorRun: Sendable {
                 func startNext() {
                     guard let image = pending.next() else { return }
                     let failedOrigin = image.origin.flatMap { failed.contains($0) ? $0 : nil }
-                    group.addTask { await copyImage(image, from: client, importer: importer, failedOrigin: failedOrigin) }
+                    let channels = placements[image.uuid]
+                    group.addTask {
+                        await copyImage(image, from: client, importer: importer, channels: channels, failedOrigin: failedOrigin)
+                    }
                 }
                 for _ in 0..<max(1, options.concurrency) { startNext() }
                 while let finished = await group.next() {
@@ -156,7 +220,7 @@ public struct MirrorRun: Sendable {
         return outcomes
     }
 
-    private func copyImage(_ image: UpstreamImage, from client: IMGAPIClient, importer: RemoteImport,
+    private func copyImage(_ image: UpstreamImage, from client: IMGAPIClient, importer: RemoteImport, channels: [String]?,
                            failedOrigin: String?) async -> Outcome {
         let result: Outcome
         if let failedOrigin {
@@ -166,8 +230,10 @@ public struct MirrorRun: Sendable {
                 // One copy per file content at a time: the second finds the first's file stored.
                 _ = try await fileLocks.withLock(image.sha1 ?? image.uuid) {
                     try await retrying {
-                        try await importer.copy(image, from: client, keepOwner: true, mirroredFrom: sourceKey(client),
-                                                resumable: true) { bytes in events(.received(uuid: image.uuid, bytes: bytes)) }
+                        try await importer.copy(image, from: client, keepOwner: true, channels: channels,
+                                                mirroredFrom: sourceKey(client), resumable: true) { bytes in
+                            events(.received(uuid: image.uuid, bytes: bytes))
+                        }
                     }
                 }
                 result = outcome(image, client, .copied, bytes: image.size ?? 0)

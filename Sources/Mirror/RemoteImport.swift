@@ -19,9 +19,11 @@ public struct RemoteImport: Sendable {
     public typealias Progress = @Sendable (_ bytes: Int64) -> Void
 
     /// The upstream manifest of `uuid`; any failure, a 404 included, is a `RemoteSourceError`.
-    public func manifest(_ uuid: String, from client: IMGAPIClient) async throws -> UpstreamImage {
+    /// With `anyChannel`, an image outside the client's channel is looked for in all of them.
+    public func manifest(_ uuid: String, from client: IMGAPIClient, anyChannel: Bool = false) async throws -> UpstreamImage {
         do {
-            guard let manifest = try await client.image(uuid) else {
+            if let manifest = try await client.image(uuid) { return UpstreamImage(manifest) }
+            guard anyChannel, client.channel != nil, let manifest = try await client.inChannel("*").image(uuid) else {
                 throw Self.notFoundUpstream(uuid, client)
             }
             return UpstreamImage(manifest)
@@ -31,7 +33,8 @@ public struct RemoteImport: Sendable {
     }
 
     /// What must be copied for `image` to be usable here: the origins missing locally, base
-    /// first, then the image. The walk stops at an origin present here. With
+    /// first, then the image. The walk stops at an origin present here; an origin outside
+    /// the client's upstream channel is looked for in every channel. With
     /// `requireActiveOrigins`, a local or upstream origin that is not active is refused
     /// (`422 OriginIsNotActive`), as the reference's import-remote does.
     public func missingChain(of image: UpstreamImage, from client: IMGAPIClient,
@@ -48,7 +51,7 @@ public struct RemoteImport: Sendable {
             guard chain.count < 256, !chain.contains(where: { $0.uuid == origin }) else {
                 throw IMGAPIError.remoteSource("the origin chain of \(image.uuid) on \(client.baseURL) loops or is too long")
             }
-            let upstream = try await manifest(origin, from: client)
+            let upstream = try await manifest(origin, from: client, anyChannel: true)
             if requireActiveOrigins, upstream.state != ImageState.active.rawValue { throw Self.originIsNotActive(origin) }
             chain.append(upstream)
             next = upstream.origin
@@ -74,22 +77,31 @@ public struct RemoteImport: Sendable {
         IMGAPIError(status: 422, code: "OriginIsNotActive", message: "origin image \(uuid) is not active")
     }
 
-    /// Copies one image whose origin (if any) is already here. `keepOwner` keeps the
-    /// upstream owner (mirrors); otherwise the owner is the zero uuid, as AdminImportImage
-    /// sets it. `channel` is the local channel the copy joins, on a server with channels.
-    /// A file already stored (same sha1 and size) is not fetched again. With
-    /// `resumable`, a download that breaks off keeps its bytes for the next attempt.
-    @discardableResult
-    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, channel: String? = nil,
-                     mirroredFrom: String? = nil, resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
-        if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
+    /// The local record of an upstream image, made as AdminImportImage makes one, in the
+    /// state it has upstream. `keepOwner` keeps the upstream owner (mirrors); otherwise the
+    /// owner is the zero uuid, as AdminImportImage sets it.
+    public func record(for image: UpstreamImage, keepOwner: Bool) throws -> JSONObject {
         var record = try ImageDraft.forImport(uuid: image.uuid, body: .object(image.manifest), mode: repository.mode)
         if keepOwner, let owner = image.manifest["owner"], owner.stringValue.map(ImageUUID.isValid) == true {
             record["owner"] = owner
         }
         record["activated"] = .bool(true)
         record["disabled"] = .bool(image.state == ImageState.disabled.rawValue)
-        if let channel { record["channels"] = .array([.string(channel)]) }
+        return record
+    }
+
+    /// Copies one image whose origin (if any) is already here (see `record(for:keepOwner:)`).
+    /// `channels` are the local channels the copy joins, on a server with channels. A file
+    /// already stored (same sha1 and size) is not fetched again. With `resumable`, a
+    /// download that breaks off keeps its bytes for the next attempt.
+    @discardableResult
+    public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, channels: [String]? = nil,
+                     mirroredFrom: String? = nil, resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
+        if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
+        var record = try record(for: image, keepOwner: keepOwner)
+        if let channels { record["channels"] = .array(channels.map(JSONValue.string)) }
+        // An origin may be outside the source's channel: its icon and file are read across channels.
+        let client = client.channel == nil ? client : client.inChannel("*")
         let compression = image.compression ?? "none"
         let icon = image.manifest["icon"] == .bool(true) ? try await icon(of: image, from: client) : nil
         if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size {
@@ -104,7 +116,7 @@ public struct RemoteImport: Sendable {
     }
 
     /// The upstream icon of `image`, held to what AddImageIcon accepts.
-    private func icon(of image: UpstreamImage, from client: IMGAPIClient) async throws -> ImageIcon {
+    public func icon(of image: UpstreamImage, from client: IMGAPIClient) async throws -> ImageIcon {
         let fetched: (contentType: String, bytes: [UInt8])
         do { fetched = try await client.icon(image.uuid, limit: ImageIcon.maximumSize) } catch let error as IMGAPIClientError {
             throw IMGAPIError.remoteSource("the icon of \(image.uuid): \(error)")

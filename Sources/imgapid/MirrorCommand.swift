@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IMGAPI
+import IMGAPIServer
 import ImageStore
 import Mirror
 
@@ -14,9 +15,16 @@ struct MirrorCommand: AsyncParsableCommand {
             with its whole origin chain, base first, keeping its uuid, owner, publish time and \
             state. Every file is checked against the upstream sha1 and size (and Content-MD5) \
             before it is stored. Interrupted downloads resume with Range where the upstream \
-            allows it; transient errors are retried. A second run copies nothing new.
+            allows it; transient errors are retried. A second run copies nothing new, and \
+            brings images it mirrored before up to date with upstream changes (description, \
+            tags, disabled state, icon, channels...) without fetching their files again.
 
-            Run it while `imgapid serve` uses the same --storage, or without the server.
+            On a server with channels (read from --config), copies go to --channel, else to \
+            their upstream channels that exist here, else to the default channel; an origin \
+            also joins the channels of the images built on it.
+
+            It takes the storage's lock: stop `imgapid serve` on the same storage first, or \
+            let the server run the mirror itself (config key "mirrors").
             Exit status: 0 when every selected image is here, 1 when some image or source failed.
 
             Example: imgapid mirror --from https://images.smartos.org --name base-64-lts --latest 2
@@ -34,7 +42,7 @@ struct MirrorCommand: AsyncParsableCommand {
     @Option(help: "Only images of this type (zone-dataset, lx-dataset, zvol, ...).")
     var type: String?
 
-    @Option(help: "Channel to read upstream (sent as ?channel=).")
+    @Option(help: "Channel to read upstream (sent as ?channel=), and the local channel copies go to.")
     var channel: String?
 
     @Option(help: ArgumentHelp("Only images published at or after this date (ISO 8601, e.g. 2024-01-01).", valueName: "date"))
@@ -46,8 +54,11 @@ struct MirrorCommand: AsyncParsableCommand {
     @Option(name: .customLong("uuid"), help: ArgumentHelp("Only this image (repeatable).", valueName: "uuid"))
     var uuids: [String] = []
 
-    @Option(help: ArgumentHelp("Data directory of the local repository.", valueName: "dir"))
-    var storage = "./storage"
+    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir and channels apply.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Data directory of the local repository (default: the config's storageDir, else ./storage).", valueName: "dir"))
+    var storage: String?
 
     @Option(help: ArgumentHelp("Images copied at the same time.", valueName: "n"))
     var concurrency = 2
@@ -79,10 +90,14 @@ struct MirrorCommand: AsyncParsableCommand {
         filter.since = since.flatMap { Timestamp.milliseconds(fromISO8601: $0) ?? Timestamp.milliseconds(fromISO8601: $0 + "T00:00:00Z") }
         filter.latest = latest
         filter.uuids = uuids
-        let repository = try ImageRepository(storage: storage, mode: nil, access: dryRun ? .readOnly : .write)
+        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
+        if let problem = ChannelPlacement.problem(local: server.channels, given: channel) {
+            throw ValidationError("--channel \(channel ?? ""): \(problem)")
+        }
+        let repository = try ImageRepository(storage: storage ?? server.storage, mode: nil, access: dryRun ? .readOnly : .write)
         let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
-        let options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, concurrency: concurrency,
-                                        dryRun: dryRun, prune: prune)
+        let options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, localChannels: server.channels,
+                                        concurrency: concurrency, dryRun: dryRun, prune: prune)
         let report = await MirrorRun(repository: repository, options: options, events: display.handle).run()
         display.finish()
         if json {
@@ -100,8 +115,9 @@ struct MirrorCommand: AsyncParsableCommand {
         }
         for failure in report.failedSources { print("FAILED source \(failure.source): \(failure.error)") }
         let bytes = report.outcomes.filter { $0.result == .copied }.map(\.bytes).reduce(0, +)
-        print("\(report.count(.copied)) copied (\(MirrorProgress.size(bytes))), \(report.count(.present)) already here, "
-              + "\(report.count(.failed)) failed" + (prune ? ", \(report.count(.pruned)) pruned" : "")
-              + (dryRun ? " (dry run: \(report.count(.wouldCopy)) would be copied, \(report.count(.wouldPrune)) pruned)" : ""))
+        print("\(report.count(.copied)) copied (\(MirrorProgress.size(bytes))), \(report.count(.updated)) updated, "
+              + "\(report.count(.present)) already here, \(report.count(.failed)) failed" + (prune ? ", \(report.count(.pruned)) pruned" : "")
+              + (dryRun ? " (dry run: \(report.count(.wouldCopy)) would be copied, \(report.count(.wouldUpdate)) updated, "
+                 + "\(report.count(.wouldPrune)) pruned)" : ""))
     }
 }

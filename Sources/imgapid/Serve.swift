@@ -63,20 +63,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Defaults, overridden by the config file, overridden by command-line options.
     func effectiveConfiguration() throws -> ServerConfiguration {
-        var configuration = ServerConfiguration()
-        if let config {
-            let bytes: [UInt8]
-            do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: config))) } catch {
-                throw ValidationError("--config \(config): cannot read the file (\(error.localizedDescription))")
-            }
-            do {
-                try configuration.apply(file: try JSONValue.parse(bytes))
-            } catch let error as ConfigurationError {
-                throw ValidationError("\(config): \(error)")
-            } catch {
-                throw ValidationError("\(config): not valid JSON (\(error))")
-            }
-        }
+        var configuration = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { configuration.storage = storage }
         if let logFile { configuration.logFile = logFile }
         if let host { configuration.host = host }

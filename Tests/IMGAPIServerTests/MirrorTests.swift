@@ -130,6 +130,48 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(icon.header("Content-Type"), "image/gif")
     }
 
+    /// Changes upstream reach images mirrored before, on the next run, without their files
+    /// being fetched again. They were never refreshed.
+    func testMirroredImagesFollowUpstreamChanges() async throws {
+        try await up.publish(base, name: "changing", extra: #""description": "first""#)
+        XCTAssertEqual(try mirror([]).summary["copied"], .number(1))
+        let downloads = fileDownloads()
+
+        expect(try await up.postJSON("/images/\(base)?action=update", #"{"description": "second", "tags": {"role": "db"}, "homepage": "https://example.com"}"#), status: 200)
+        expect(try await up.postJSON("/images/\(base)?action=disable", "{}"), status: 200)
+        let gif = Array("GIF89a".utf8) + Fixture.bytes(300, seed: 8)
+        expect(try await up.request(.PUT, "/images/\(base)/icon", headers: [("Content-Type", "image/gif")], body: gif), status: 200)
+        let dry = try mirror(["--uuid", base, "--dry-run"])
+        XCTAssertEqual(Self.results(dry.summary), [base: "would-update"])
+        let run = try mirror(["--uuid", base])
+        XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
+        XCTAssertEqual(Self.results(run.summary), [base: "updated"])
+        XCTAssertEqual(run.summary["updated"], .number(1))
+        XCTAssertEqual(fileDownloads(), downloads, "no file is fetched for a refresh")
+        let again = try mirror(["--uuid", base])
+        XCTAssertEqual(Self.results(again.summary), [base: "present"], "nothing changed since")
+
+        try local.start()
+        let client = TestClient(local)
+        let theirs = try await up.get("/images/\(base)").object()
+        let ours = try await client.get("/images/\(base)").object()
+        XCTAssertEqual(ours, theirs)
+        XCTAssertEqual(theirs["state"], .string("disabled"))
+        let icon = try await client.get("/images/\(base)/icon")
+        XCTAssertEqual(icon.body, gif)
+        local.stop()
+
+        expect(try await up.request(.DELETE, "/images/\(base)/icon"), status: 200)
+        expect(try await up.postJSON("/images/\(base)?action=enable", "{}"), status: 200)
+        XCTAssertEqual(Self.results(try mirror(["--uuid", base]).summary), [base: "updated"])
+        try local.start()
+        let restarted = TestClient(local)
+        let refreshed = try await restarted.get("/images/\(base)").object()
+        let upstreamNow = try await up.get("/images/\(base)").object()
+        XCTAssertEqual(refreshed, upstreamNow)
+        expect(try await restarted.get("/images/\(base)/icon"), status: 404)
+    }
+
     func testFiltersChooseImages() async throws {
         _ = try await publishCatalog()
         for (arguments, expected) in [
