@@ -1,6 +1,8 @@
 import Foundation
 
 /// Users' SSH public keys kept as `<directory>/<USER>.keys` files, one OpenSSH key per line.
+/// A user is an operator, or is bound to one owner uuid, kept in `<directory>/<USER>.owner`:
+/// its keys then act for that owner only.
 ///
 /// Blank lines and `#` comments are ignored and an unparsable line is skipped. Files are read on every
 /// call (behind a cache keyed by modification time, size and inode), so edits apply without a restart.
@@ -12,12 +14,18 @@ public struct AuthKeyStore: Sendable {
         case invalidUser(String)
         /// The user already has this key.
         case duplicateKey(user: String, fingerprint: String)
+        /// The user has keys with another role (`owner` nil: operator).
+        case roleMismatch(user: String, owner: String?)
 
         /// A human-readable explanation.
         public var description: String {
             switch self {
             case .invalidUser(let name): "invalid user name \"\(name)\""
             case .duplicateKey(let user, let fingerprint): "user \"\(user)\" already has key \(fingerprint)"
+            case .roleMismatch(let user, nil):
+                "user \"\(user)\" signs as an operator: remove its keys first (imgapid keys remove \(user)) to bind it to an owner"
+            case .roleMismatch(let user, let owner?):
+                "user \"\(user)\" is bound to owner \(owner): add its keys with --owner \(owner), or remove them first"
             }
         }
     }
@@ -29,6 +37,7 @@ public struct AuthKeyStore: Sendable {
     private let cache = KeyFileCache()
     private static let writeLock = NSLock()
     private static let fileSuffix = ".keys"
+    private static let ownerSuffix = ".owner"
 
     /// Makes a store over `directory`, which need not exist yet.
     public init(directory: URL, configured: [String: [SSHPublicKey]] = [:]) {
@@ -54,15 +63,31 @@ public struct AuthKeyStore: Sendable {
         return try cache.keys(at: url) + (configured[user] ?? [])
     }
 
-    /// Appends `key` to `user`'s file, creating the directory and file as needed.
-    public func add(user: String, key: SSHPublicKey) throws {
+    /// The owner uuid `user` is bound to, or nil for an operator (and an unknown user).
+    public func owner(of user: String) throws -> String? {
+        try Self.readText(at: try ownerURL(for: user)).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// Appends `key` to `user`'s file, creating the directory and file as needed. With
+    /// `owner` (a lower-case uuid), the user acts for that owner only; a user's keys all have
+    /// one role.
+    public func add(user: String, key: SSHPublicKey, owner: String? = nil) throws {
         let url = try fileURL(for: user)
+        let ownerURL = try ownerURL(for: user)
         try Self.writeLock.withLock {
             let text = try Self.readText(at: url) ?? ""
-            guard !Self.parse(text).contains(key) else {
+            let existing = Self.parse(text)
+            guard !existing.contains(key) else {
                 throw Error.duplicateKey(user: user, fingerprint: key.sha256Fingerprint)
             }
+            let recorded = try self.owner(of: user)
+            if !existing.isEmpty, recorded != owner { throw Error.roleMismatch(user: user, owner: recorded) }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            if let owner {
+                try AtomicFileWriter.write(owner + "\n", to: ownerURL)
+            } else if recorded != nil {
+                try FileManager.default.removeItem(at: ownerURL)
+            }
             let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
             try AtomicFileWriter.write(text + separator + key.openSSHLine + "\n", to: url)
         }
@@ -93,13 +118,15 @@ public struct AuthKeyStore: Sendable {
                 try AtomicFileWriter.write(kept.joined(separator: "\n"), to: url)
             } else {
                 try FileManager.default.removeItem(at: url)
+                try? FileManager.default.removeItem(at: try ownerURL(for: user))
             }
             return removed
         }
     }
 
-    /// Every user's keys, sorted by user name, each user's keys in file order.
-    public func list() throws -> [(user: String, key: SSHPublicKey)] {
+    /// Every user's keys, sorted by user name, each user's keys in file order, with the
+    /// owner the user is bound to (nil: an operator).
+    public func list() throws -> [(user: String, key: SSHPublicKey, owner: String?)] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -110,12 +137,20 @@ public struct AuthKeyStore: Sendable {
             .map { String($0.dropLast(Self.fileSuffix.count)) }
             .filter(Self.isValidUser)
             .sorted()
-        return try users.flatMap { user in try keys(for: user).map { (user: user, key: $0) } }
+        return try users.flatMap { user in
+            let owner = try self.owner(of: user)
+            return try keys(for: user).map { (user: user, key: $0, owner: owner) }
+        }
     }
 
     private func fileURL(for user: String) throws -> URL {
         guard Self.isValidUser(user) else { throw Error.invalidUser(user) }
         return directory.appendingPathComponent(user + Self.fileSuffix, isDirectory: false)
+    }
+
+    private func ownerURL(for user: String) throws -> URL {
+        guard Self.isValidUser(user) else { throw Error.invalidUser(user) }
+        return directory.appendingPathComponent(user + Self.ownerSuffix, isDirectory: false)
     }
 
     /// The file's text, or nil when it does not exist. Invalid UTF-8 is replaced, so such lines are skipped later.

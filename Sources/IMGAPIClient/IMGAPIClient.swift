@@ -82,9 +82,18 @@ public struct IMGAPIClient: Sendable {
         let date = RequestSigner.httpDate(Date())
         request.headers.add(name: "Date", value: date)
         if let signer {
-            let basePath = URLComponents(string: baseURL)?.path ?? ""
-            request.headers.add(name: "Authorization",
-                                value: try signer.authorization(date: date, method: method.rawValue, path: basePath + target))
+            // Signed with the request target, the host and a request id of its own, the
+            // signature authorises this request only and is never the same twice (servers
+            // refuse a signature they have seen).
+            let url = URLComponents(string: baseURL)
+            let name = url?.host ?? ""
+            let host = (name.contains(":") ? "[\(name)]" : name) + (url?.port.map { ":\($0)" } ?? "")
+            let requestID = UUID().uuidString.lowercased()
+            request.headers.add(name: "Host", value: host)
+            request.headers.add(name: "x-request-id", value: requestID)
+            request.headers.add(name: "Authorization", value: try signer.authorization(
+                date: date, method: method.rawValue, path: (url?.path ?? "") + target,
+                extraHeaders: [("host", host), ("x-request-id", requestID)], signRequestTarget: true))
         }
         for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
         if let body { request.body = body }

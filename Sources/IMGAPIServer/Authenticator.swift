@@ -6,37 +6,71 @@ import IMGAPI
 import NIOCore
 import NIOPosix
 
-/// Decides who a request comes from: a user proven by HTTP Signature, a trusted network, or nobody.
+/// Who sent a request, as established once per request.
+struct Caller: Sendable {
+    /// The user proven by HTTP Signature; nil for an unsigned request.
+    var user: String?
+    /// The owner uuid the user's keys are bound to; nil for an operator or nobody.
+    var owner: String?
+
+    static let anonymous = Caller()
+}
+
+/// Decides who a request comes from: a user proven by HTTP Signature (an operator, or one
+/// bound to an owner), a trusted network, or nobody. A signature is good for one request:
+/// one seen before is refused on a write (`SignatureReplays`).
 struct Authenticator: Sendable {
     let mode: AuthMode
     let trustedNetworks: [TrustedNetwork]
     let keyStore: AuthKeyStore
     let verifier = SignatureVerifier()
+    let replays: SignatureReplays
 
-    /// Passive check (reads): no `Authorization` means anonymous, but a bad one is refused.
-    /// Returns the signed-in user, if any.
-    func user(of request: Request) async throws -> String? {
-        guard mode == .signature, let authorization = request.headers[.authorization] else { return nil }
-        let keyStore = self.keyStore, verifier = self.verifier
-        // Key files are read from disk: keep that off the request's executor.
-        let result = try await NIOThreadPool.singleton.runIfActive {
-            verifier.verify(
-                authorization: authorization, method: request.method.rawValue, path: request.uri.string,
-                header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
-                now: Date(),
-                keys: { user in try keyStore.keys(for: user) })
-        }
-        switch result {
-        case .success(let user): return user
-        case .failure(let failure): throw IMGAPIError.unauthorized("Unauthorized: \(failure.message)")
-        }
+    init(mode: AuthMode, trustedNetworks: [TrustedNetwork], keyStore: AuthKeyStore) {
+        self.mode = mode
+        self.trustedNetworks = trustedNetworks
+        self.keyStore = keyStore
+        replays = SignatureReplays(clockSkew: verifier.clockSkew)
     }
 
-    /// Strict check (writes): a valid signature, or a source inside a trusted network.
-    func authorizeWrite(_ request: Request, from address: SocketAddress?) async throws {
-        guard mode == .signature else { return }
-        if try await user(of: request) != nil { return }
-        if let address, trustedNetworks.contains(where: { $0.contains(address) }) { return }
+    /// Verifies the request's signature, if it has one: no `Authorization` means anonymous,
+    /// but a bad one is refused, and so is a write whose signature was used before.
+    func caller(of request: Request) async throws -> Caller {
+        guard mode == .signature, let authorization = request.headers[.authorization] else { return .anonymous }
+        let keyStore = self.keyStore, verifier = self.verifier
+        // Key files are read from disk: keep that off the request's executor.
+        let verified: Result<(user: String, owner: String?), AuthFailure> = try await NIOThreadPool.singleton.runIfActive {
+            let result = verifier.verify(
+                authorization: authorization, method: request.method.rawValue, path: request.uri.string,
+                // HTTP/1's Host header is the request's authority once parsed.
+                header: { name in name == "host" ? request.head.authority : HTTPField.Name(name).flatMap { request.headers[$0] } },
+                now: Date(),
+                keys: { user in try keyStore.keys(for: user) })
+            guard case .success(let user) = result else { return result.map { (user: $0, owner: nil) } }
+            return .success((user: user, owner: try keyStore.owner(of: user)))
+        }
+        let user: String, owner: String?
+        switch verified {
+        case .success(let identity): (user, owner) = identity
+        case .failure(let failure): throw IMGAPIError.unauthorized("Unauthorized: \(failure.message)")
+        }
+        if let header = try? SignatureHeader(authorization: authorization),
+           !replays.firstUse(keyId: header.keyId, signature: header.signature), Self.isWrite(request.method) {
+            throw IMGAPIError.unauthorized(
+                "Unauthorized: this signature was already used (a replay): sign every write anew; a client that signs "
+                    + "only the Date header can make one signed write per second, so sign (request-target) too")
+        }
+        return Caller(user: user, owner: owner)
+    }
+
+    static func isWrite(_ method: HTTPRequest.Method) -> Bool {
+        method != .get && method != .head
+    }
+
+    /// Strict check (writes): a signed caller, or a source inside a trusted network.
+    func authorizeWrite(_ call: Call) throws {
+        guard mode == .signature, call.caller.user == nil else { return }
+        if let address = call.remote, trustedNetworks.contains(where: { $0.contains(address) }) { return }
         throw IMGAPIError.unauthorized(
             "Unauthorized: this write needs an HTTP Signature from a key the server knows (imgapid keys add), "
                 + "or a client address in a trusted network (--trust-network), where stock imgadm publish works unsigned")

@@ -30,11 +30,17 @@ struct Endpoints: Sendable {
         call.version.showsChannels && !configuration.channels.isEmpty
     }
 
-    /// `account=` must be a UUID where it is given.
+    /// The account a call acts for: `account=` (a UUID) where given. A key bound to an owner
+    /// always acts for that owner, and naming another account is refused.
     func account(_ call: Call) throws -> String? {
-        guard let account = call.query.value("account") else { return nil }
-        guard ImageUUID.isValid(account) else { throw IMGAPIError.invalidParameter(field: "account") }
-        return account
+        let given = call.query.value("account")
+        if let given, !ImageUUID.isValid(given) { throw IMGAPIError.invalidParameter(field: "account") }
+        guard let owner = call.caller.owner else { return given }
+        if let given, given != owner {
+            throw IMGAPIError(status: 403, code: "Forbidden",
+                              message: "the keys of \(call.caller.user ?? "this user") act for owner \(owner) only, not for account \(given)")
+        }
+        return owner
     }
 
     /// `inclAdminFields=true` is for signed-in users only.

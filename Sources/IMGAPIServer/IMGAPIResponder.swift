@@ -60,7 +60,7 @@ struct IMGAPIResponder: HTTPResponder {
         let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion],
                                                method: request.method.rawValue, path: request.uri.path)
         let call = Call(request: request, query: try QueryString.pairs(request.uri.query), remote: context.remoteAddress,
-                        version: version)
+                        version: version, caller: try await endpoints.authenticator.caller(of: request))
         switch (route, request.method) {
         case (.ping, _): return try await endpoints.ping(call)
         case (.channels, _): return try endpoints.listChannels()
@@ -88,6 +88,8 @@ struct Call: Sendable {
     let remote: SocketAddress?
     /// From `Accept-Version`: decides whether `channels` is shown.
     let version: APIVersion
+    /// Who signed the request, if anyone.
+    let caller: Caller
 }
 
 extension HTTPField.Name {

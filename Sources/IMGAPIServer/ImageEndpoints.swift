@@ -10,7 +10,8 @@ extension Endpoints {
     func listImages(_ call: Call) async throws -> Response {
         var query = try ListImagesQuery(query: call.query)
         query.channel = try channel(call, forRead: true).name
-        let user = try await authenticator.user(of: call.request)
+        query.account = try account(call)
+        let user = call.caller.user
         let admin = try includeAdminFields(call, user: user)
         let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call))
         let generation = try await repository.catalog.generation()
@@ -32,7 +33,7 @@ extension Endpoints {
 
     /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`.
     func getImage(_ uuid: String, _ call: Call) async throws -> Response {
-        let user = try await authenticator.user(of: call.request)
+        let user = call.caller.user
         let account = try account(call)
         let admin = try includeAdminFields(call, user: user)
         let image = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: true))
@@ -51,7 +52,7 @@ extension Endpoints {
         if let action = call.query.value("action"), !action.isEmpty {
             throw IMGAPIError.invalidParameter(field: "action", message: "unsupported action \"\(action)\" on /images")
         }
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         let account = try account(call)
         let channel = try channel(call, forRead: false)
         let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
@@ -63,7 +64,7 @@ extension Endpoints {
 
     /// `POST /images/:uuid?action=...`: import, import-remote, activate, enable, disable, channel-add, update.
     func imageAction(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         guard let action = call.query.value("action"), !action.isEmpty else {
             throw IMGAPIError.invalidParameter(field: "action", code: "MissingParameter",
                                                message: "no image \"action\" was specified")
@@ -75,12 +76,16 @@ extension Endpoints {
         case "import-remote":
             return try await importRemote(uuid, account: account, channel: channel, call)
         case "import":
-            // AdminImportImage: what `imgadm publish` sends. Operators only, so no `account`.
-            guard account == nil else { throw IMGAPIError.operatorOnly() }
+            // AdminImportImage: what `imgadm publish` sends. Operators only (no `account`), or a
+            // key bound to an owner, whose image it then is.
+            let owner = call.caller.owner
+            guard account == owner else { throw IMGAPIError.operatorOnly() }
             if let source = try sourceClient(call) {
+                guard owner == nil else { throw IMGAPIError.operatorOnly() }
                 return try await importFromSource(uuid, source: source, channel: channel, call)
             }
             var record = try ImageDraft.forImport(uuid: uuid, body: body ?? .object(JSONObject()), mode: mode)
+            if let owner { record["owner"] = .string(owner) }
             if let name = channel.name { record["channels"] = .array([.string(name)]) }
             return .json(view(try await repository.add(record), call), etag: true)
         case "activate":
@@ -107,7 +112,7 @@ extension Endpoints {
 
     /// `DELETE /images/:uuid` (DeleteImage): 204, and the file goes when no other image shares it.
     func deleteImage(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         let account = try account(call)
         let channel = try channel(call, forRead: false)
         let everywhere = try call.query.value("force_all_channels").map {

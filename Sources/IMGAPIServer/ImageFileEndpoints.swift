@@ -115,7 +115,7 @@ extension Endpoints {
     /// verified before the file enters the store; nothing changes when they do not match.
     /// With `source=URL` the file is pulled from that IMGAPI server instead.
     func addImageFile(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         if let source = try sourceClient(call) {
             _ = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: false), mustOwn: true)
             try await repository.checkFileAcceptable(uuid)
@@ -123,7 +123,13 @@ extension Endpoints {
         }
         let compression = try Self.compression(call.query.value("compression"))
         let sha1 = try Self.hexParameter(call.query.value("sha1"), field: "sha1", length: 40)
-        let sha256 = try Self.hexParameter(call.query.value("sha256"), field: "sha256", length: 64)
+        var sha256 = try Self.hexParameter(call.query.value("sha256"), field: "sha256", length: 64)
+        if let promised = try RequestDigest.sha256(call.request) {
+            guard sha256 == nil || sha256 == promised else {
+                throw IMGAPIError.badRequest("the Digest header and the sha256 parameter name different files")
+            }
+            sha256 = promised
+        }
         let datasetGUID = call.query.value("dataset_guid")
         if let datasetGUID, datasetGUID.isEmpty || datasetGUID.utf8.count > 128 {
             throw IMGAPIError.invalidParameter(field: "dataset_guid")

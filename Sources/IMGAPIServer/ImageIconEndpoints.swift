@@ -8,7 +8,7 @@ extension Endpoints {
     /// `PUT /images/:uuid/icon` (AddImageIcon): a PNG, JPEG or GIF of at most 128 KiB; allowed
     /// on activated images too. Optional `sha1` must match.
     func addImageIcon(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         let account = try account(call)
         let channel = try channel(call, forRead: false)
         let sha1 = try Self.hexParameter(call.query.value("sha1"), field: "sha1", length: 40)
@@ -59,7 +59,7 @@ extension Endpoints {
 
     /// `DELETE /images/:uuid/icon` (DeleteImageIcon): 404 when there is no icon (the reference crashes).
     func deleteImageIcon(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         _ = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: false), mustOwn: true)
         return .json(view(try await repository.removeIcon(uuid), call), etag: true)
     }

@@ -17,7 +17,7 @@ extension Endpoints {
     /// `POST /images/:uuid/acl?action=add|remove` (AddImageAcl, RemoveImageAcl): the body is a
     /// JSON array of account uuids; adding one already there or removing an absent one is fine.
     func changeAcl(_ uuid: String, _ call: Call) async throws -> Response {
-        try await authenticator.authorizeWrite(call.request, from: call.remote)
+        try authenticator.authorizeWrite(call)
         let action = call.query.value("action") ?? "add"
         guard action == "add" || action == "remove" else {
             throw IMGAPIError.invalidParameter(field: "action", message: "unsupported ACL action \"\(action)\": use add or remove")

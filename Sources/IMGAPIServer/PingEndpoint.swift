@@ -5,7 +5,7 @@ import IMGAPI
 extension Endpoints {
     /// `GET /ping`: what `imgadm sources -a` checks (`imgapi: true`, JSON, 200).
     func ping(_ call: Call) async throws -> Response {
-        let user = try await authenticator.user(of: call.request)
+        let user = call.caller.user
         var body = JSONObject([
             ("ping", .string("pong")),
             ("version", .string(IMGAPIServerVersion.current)),

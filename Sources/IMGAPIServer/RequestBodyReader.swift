@@ -5,8 +5,8 @@ import Hummingbird
 import IMGAPI
 import NIOCore
 
-/// Reads a JSON request body: bounded in size, checked against `Content-MD5` when sent
-/// (the node client sends one), and parsed strictly.
+/// Reads a JSON request body: bounded in size, checked against `Content-MD5` and `Digest`
+/// when sent (the node client sends Content-MD5), and parsed strictly.
 enum RequestBodyReader {
     static func json(_ request: Request, limit: Int) async throws -> JSONValue? {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
@@ -30,6 +30,9 @@ enum RequestBodyReader {
             guard md5 == actual else {
                 throw IMGAPIError(status: 400, code: "BadDigest", message: "Content-MD5 header does not match the request body")
             }
+        }
+        if let sha256 = try RequestDigest.sha256(request), Hex.encode(SHA256.hash(data: bytes)) != sha256 {
+            throw RequestDigest.mismatch()
         }
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
         if let type = request.headers[.contentType], !isJSON(type) {

@@ -1,4 +1,5 @@
 import Crypto
+import IMGAPI
 import NIOCore
 
 /// The SHA-256 of a stored file as it is read back, checked against the digest it was stored
@@ -17,6 +18,6 @@ public struct BlobVerifier {
 
     /// Whether the bytes given so far are the stored file.
     public func matches() -> Bool {
-        FileDigests.hex(sha256.finalize()) == expected
+        Hex.encode(sha256.finalize()) == expected
     }
 }

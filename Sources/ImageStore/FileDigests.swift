@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IMGAPI
 import NIOCore
 
 /// SHA-1, SHA-256 and MD5 of a byte stream, computed in one pass.
@@ -21,7 +22,7 @@ public struct FileDigests {
     }
 
     public func finalize() -> Result {
-        Result(size: size, sha1: Self.hex(sha1.finalize()), sha256: Self.hex(sha256.finalize()),
+        Result(size: size, sha1: Hex.encode(sha1.finalize()), sha256: Hex.encode(sha256.finalize()),
                contentMD5: Data(md5.finalize()).base64EncodedString())
     }
 
@@ -32,17 +33,4 @@ public struct FileDigests {
         /// Base64, the `Content-MD5` header form.
         public var contentMD5: String
     }
-
-    static func hex(_ digest: some Digest) -> String {
-        let table = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(Self.digestLength(digest) * 2)
-        for byte in digest {
-            out.append(table[Int(byte >> 4)])
-            out.append(table[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func digestLength(_ digest: some Digest) -> Int { type(of: digest).byteCount }
 }

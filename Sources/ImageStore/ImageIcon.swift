@@ -18,7 +18,7 @@ public struct ImageIcon: Sendable, Equatable {
     public init(contentType: String, bytes: [UInt8], mtime: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) {
         self.contentType = contentType
         self.bytes = bytes
-        sha1 = Insecure.SHA1.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        sha1 = Hex.encode(Insecure.SHA1.hash(data: bytes))
         contentMD5 = Data(Insecure.MD5.hash(data: bytes)).base64EncodedString()
         self.mtime = mtime
     }

@@ -28,8 +28,7 @@ public final class StreamDigest: @unchecked Sendable {
     /// Hex digests of everything so far.
     public func finalize() -> (sha1: String, sha256: String) {
         lock.withLock {
-            (sha1.finalize().map { String(format: "%02x", $0) }.joined(),
-             sha256.finalize().map { String(format: "%02x", $0) }.joined())
+            (Hex.encode(sha1.finalize()), Hex.encode(sha256.finalize()))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IMGAPI
 
 /// The SHA-1 of a file, read in 1 MiB pieces on a thread of its own.
 enum FileSHA1 {
@@ -12,6 +13,6 @@ enum FileSHA1 {
         defer { try? handle.close() }
         var sha1 = Insecure.SHA1()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { sha1.update(data: chunk) }
-        return sha1.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(sha1.finalize())
     }
 }

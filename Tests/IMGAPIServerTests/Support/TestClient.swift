@@ -38,6 +38,8 @@ struct TestFailure: Error, CustomStringConvertible {
 struct TestClient {
     let baseURL: String
     var signer: RequestSigner?
+    /// Sign only the Date header (as the reference's node clients do).
+    var signsDateOnly = false
     /// The `Date` to send and sign (default: now).
     var date: Date?
     /// Headers imgadm sends on every request.
@@ -59,8 +61,12 @@ struct TestClient {
         let date = RequestSigner.httpDate(self.date ?? Date())
         request.headers.replaceOrAdd(name: "Date", value: date)
         if let signer {
-            request.headers.replaceOrAdd(name: "Authorization",
-                                         value: try signer.authorization(date: date, method: method.rawValue, path: path))
+            // As imgapid's own client signs: every signature is new. Date alone, as the node clients sign, with `signsDateOnly`.
+            let requestID = UUID().uuidString.lowercased()
+            if !signsDateOnly { request.headers.replaceOrAdd(name: "x-request-id", value: requestID) }
+            request.headers.replaceOrAdd(name: "Authorization", value: try signer.authorization(
+                date: date, method: method.rawValue, path: path, extraHeaders: signsDateOnly ? [] : [("x-request-id", requestID)],
+                signRequestTarget: !signsDateOnly))
         }
         if let body { request.body = .bytes(body) } else if let streamedBody { request.body = streamedBody }
         let response = try await Self.http.execute(request, timeout: .seconds(120))
