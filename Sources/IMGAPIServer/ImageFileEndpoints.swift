@@ -47,7 +47,7 @@ extension Endpoints {
         // Content-MD5 describes the whole file, so it goes only with the whole file.
         if status == .ok { response[.contentMD5] = file.contentMD5 }
         response[.contentLength] = String(range.count)
-        let handle = try await openStoredFile(file, of: uuid)
+        let (handle, identity) = try await openStoredFile(file, of: uuid)
         if call.request.method == .head {
             try? await handle.close()
             return Response(status: status, headers: response)
@@ -65,8 +65,9 @@ extension Endpoints {
                     // The last chunk waits for the digest: bytes that changed on disk never
                     // make a complete transfer, and the client sees a failed download.
                     if sent == bytes.count, let verifier, !verifier.matches() {
-                        throw Self.storedFileBroken(uuid, path: path,
-                                                    "the stored file of image \(uuid) failed verification: its SHA-256 is no longer \(file.sha256)")
+                        let problem = "its SHA-256 is no longer \(file.sha256)"
+                        try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
+                        throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) failed verification: \(problem)")
                     }
                     try await writer.write(chunk)
                 }
@@ -84,30 +85,44 @@ extension Endpoints {
     }
 
     /// The blob of `file`, opened, after checking that it is still the size the catalog
-    /// recorded: a file changed outside imgapid is refused before any header is sent.
-    private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> ReadFileHandle {
+    /// recorded: a quarantined, missing or resized file is refused (503) before any header
+    /// is sent, and a newly found one quarantined.
+    private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> (ReadFileHandle, BlobStore.FileIdentity?) {
         let path = repository.blobs.path(forSHA256: file.sha256)
+        if let problem = try await repository.catalog.quarantineProblem(file.sha256) {
+            throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
+        }
         let handle: ReadFileHandle
         do {
             handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
         } catch {
-            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) is missing")
+            try await quarantine(file, of: uuid, path: path, "the stored file is missing", ifStill: nil)
+            throw ImageRepository.quarantinedFile(of: uuid, problem: "the stored file is missing")
         }
-        let size = try? await handle.info().size
-        guard size == file.size else {
+        let info = try? await handle.info()
+        let identity = info?.platformSpecificStatus.map { BlobStore.FileIdentity(device: UInt64($0.st_dev), inode: UInt64($0.st_ino)) }
+        guard let size = info?.size, size == file.size else {
             try? await handle.close()
-            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) is \(size.map { "\($0) bytes" } ?? "unreadable") but should be \(file.size) bytes")
+            let problem = "the stored file is \(info.map { "\($0.size) bytes" } ?? "unreadable") but should be \(file.size) bytes"
+            try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
+            throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
         }
-        return handle
+        return (handle, identity)
     }
 
-    /// 500 and an error line in the log (with the path, which clients are not told): the
-    /// storage was changed behind the server's back.
-    private static func storedFileBroken(_ uuid: String, path: String, _ problem: String) -> IMGAPIError {
-        ServerLog.event("stored file does not match the catalog", [
-            ("level", .string("error")), ("image_uuid", .string(uuid)), ("path", .string(path)), ("problem", .string(problem)),
+    /// Quarantines the stored file and logs it at error level, with the path (clients are not told it).
+    private func quarantine(_ file: ImageFile, of uuid: String, path: String, _ problem: String,
+                            ifStill identity: BlobStore.FileIdentity?) async throws {
+        guard try await repository.quarantine(file.sha256, problem: problem, ifStill: identity) else { return }
+        ServerLog.event("stored file quarantined", [
+            ("level", .string("error")), ("image_uuid", .string(uuid)), ("sha256", .string(file.sha256)),
+            ("path", .string(path)), ("problem", .string(problem)),
         ])
-        return IMGAPIError.internalError(problem + ": the storage was changed outside imgapid; restore the file or publish the image again")
+    }
+
+    /// 500 for a file whose bytes changed while being sent (the client sees a broken transfer).
+    private static func storedFileBroken(_ uuid: String, path: String, _ problem: String) -> IMGAPIError {
+        IMGAPIError.internalError(problem + ": the file is quarantined; publish the image again or run `imgapid scrub --repair-from URL`")
     }
 
     /// `PUT /images/:uuid/file` (AddImageFile): the body is streamed to disk and digested in one

@@ -21,6 +21,7 @@ public struct BlobStore: Sendable {
     public let root: String
     var blobsDirectory: String { root + "/blobs/sha256" }
     var uploadsDirectory: String { root + "/uploads" }
+    var quarantineDirectory: String { root + "/quarantine" }
 
     /// Creates the directories when missing unless `creating` is false (a read-only look).
     /// Blocking: call at start-up.
@@ -103,15 +104,50 @@ public struct BlobStore: Sendable {
         } catch {
             throw Self.storageError(error)
         }
-        if FileManager.default.fileExists(atPath: target) {
-            unlink(staged.path)
-            return false
-        }
+        // A verified upload replaces a stored copy of the same digest: nothing already on
+        // disk is trusted without being hashed, and a copy that went bad is healed.
+        let existed = FileManager.default.fileExists(atPath: target)
         guard rename(staged.path, target) == 0 else {
             throw Self.storageError(POSIXErrorText.current("rename upload into the blob store"))
         }
         Self.syncDirectory(directory)
-        return true
+        return !existed
+    }
+
+    /// Which file a path is (device and inode): a file replaced meanwhile is another one.
+    public struct FileIdentity: Sendable, Equatable {
+        let device: UInt64
+        let inode: UInt64
+
+        public init(device: UInt64, inode: UInt64) {
+            self.device = device
+            self.inode = inode
+        }
+
+        static func of(_ path: String) -> FileIdentity? {
+            var status = stat()
+            guard stat(path, &status) == 0 else { return nil }
+            return FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        }
+    }
+
+    /// Moves the blob to `quarantine/` (over an older quarantined copy), unless it is no
+    /// longer the file `identity` names. Blocking: call inside `Catalog.exclusive`.
+    func moveToQuarantine(sha256: String, ifStill identity: FileIdentity?) throws {
+        let source = path(forSHA256: sha256)
+        if let identity, FileIdentity.of(source) != identity { return }
+        guard FileManager.default.fileExists(atPath: source) else { return }
+        do { try FileManager.default.createDirectory(atPath: quarantineDirectory, withIntermediateDirectories: true) } catch {
+            throw Self.storageError(error)
+        }
+        guard rename(source, "\(quarantineDirectory)/\(sha256)") == 0 else {
+            throw Self.storageError(POSIXErrorText.current("move a failed file to quarantine"))
+        }
+    }
+
+    /// Removes the quarantined copy of `sha256`, if any.
+    func removeQuarantined(sha256: String) {
+        unlink("\(quarantineDirectory)/\(sha256)")
     }
 
     /// Removes a blob no image uses any more. Blocking: call inside `Catalog.exclusive`.

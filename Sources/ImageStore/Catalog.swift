@@ -115,6 +115,37 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Why the stored file `sha256` is quarantined, if it is.
+    public func quarantineProblem(_ sha256: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT problem FROM blob_quarantine WHERE sha256 = ?", arguments: [sha256])
+        }
+    }
+
+    /// Every quarantined file, with its problem and the images that use it.
+    public func quarantined() async throws -> [(sha256: String, problem: String, images: [String])] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT sha256, problem FROM blob_quarantine ORDER BY sha256").map { row in
+                let sha256: String = row["sha256"]
+                let images = try String.fetchAll(db, sql: "SELECT uuid FROM image_file WHERE sha256 = ? ORDER BY uuid",
+                                                 arguments: [sha256])
+                return (sha256, row["problem"], images)
+            }
+        }
+    }
+
+    /// One file of each distinct content the images use, to verify.
+    public func storedFiles() async throws -> [ImageFile] {
+        try await pool.read { db in
+            let entries = try String.fetchAll(db, sql: """
+                SELECT f.value FROM image, json_each(image.record, '$.files') AS f WHERE json_valid(image.record)
+                """)
+            var seen = Set<String>()
+            return entries.compactMap { try? JSONValue.parse(Array($0.utf8)) }.compactMap(ImageFile.init)
+                .filter { seen.insert($0.sha256).inserted }
+        }
+    }
+
     /// SHA-256 of every blob some image still uses.
     public func referencedBlobs() async throws -> Set<String> {
         try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM image_file")) }

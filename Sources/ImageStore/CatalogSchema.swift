@@ -106,6 +106,16 @@ enum CatalogSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-quarantine") { db in
+            // Stored files that failed verification, moved out of blobs/ to quarantine/.
+            try db.execute(sql: """
+                CREATE TABLE blob_quarantine (
+                    sha256 TEXT PRIMARY KEY NOT NULL,
+                    problem TEXT NOT NULL,
+                    found_ms INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

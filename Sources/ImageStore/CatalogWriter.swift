@@ -110,6 +110,19 @@ public struct CatalogWriter {
         return db.changesCount > 0
     }
 
+    /// Records that the stored file `sha256` failed verification (`problem`).
+    public func quarantine(_ sha256: String, problem: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO blob_quarantine (sha256, problem, found_ms) VALUES (?, ?, ?)",
+                       arguments: [sha256, problem, Int64(Date().timeIntervalSince1970 * 1000)])
+    }
+
+    /// Forgets a quarantined file (a verified copy replaced it, or no image uses it); false when it was not quarantined.
+    @discardableResult
+    public func releaseQuarantine(_ sha256: String) throws -> Bool {
+        try db.execute(sql: "DELETE FROM blob_quarantine WHERE sha256 = ?", arguments: [sha256])
+        return db.changesCount > 0
+    }
+
     /// Records that the image was copied from `source` by the mirror.
     public func recordMirrorSource(_ uuid: String, _ source: String) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO image_mirror_source (uuid, source) VALUES (?, ?)", arguments: [uuid, source])

@@ -182,25 +182,33 @@ public final class ImageRepository: Sendable {
         }
     }
 
-    /// Installs `staged` and runs `commit`, the transaction that makes an image use it. If the
-    /// commit fails (a full disk), a blob this call placed that no image uses is removed again.
+    /// Installs `staged` (over a stored copy of the same digest) and runs `commit`, the
+    /// transaction that makes an image use it. If the commit fails (a full disk), a blob this
+    /// call placed that no image uses is removed again; if it succeeds, a quarantined copy
+    /// of the same digest is released.
     static func installing<T>(_ staged: StagedBlob, blobs: BlobStore, catalog: CatalogWriter,
                               _ commit: () throws -> T) throws -> T {
         let placed = try blobs.install(staged)
+        let result: T
         do {
-            return try commit()
+            result = try commit()
         } catch {
             if placed, (try? catalog.references(toBlob: staged.digests.sha256)) == 0 {
                 blobs.remove(sha256: staged.digests.sha256)
             }
             throw error
         }
+        // A quarantined file of the same digest is healed by these verified bytes.
+        if try catalog.releaseQuarantine(staged.digests.sha256) { blobs.removeQuarantined(sha256: staged.digests.sha256) }
+        return result
     }
 
-    /// Removes the blobs of `files` that no image references any more (committed state).
+    /// Removes the blobs of `files` that no image references any more (committed state),
+    /// quarantined copies included.
     static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
         for file in files where try catalog.references(toBlob: file.sha256) == 0 {
             blobs.remove(sha256: file.sha256)
+            if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
         }
     }
 }

@@ -104,7 +104,10 @@ public struct RemoteImport: Sendable {
         let client = client.channel == nil ? client : client.inChannel("*")
         let compression = image.compression ?? "none"
         let icon = image.manifest["icon"] == .bool(true) ? try await icon(of: image, from: client) : nil
-        if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size {
+        // The same bytes already stored are used, unless they failed verification: then a
+        // verified download replaces them.
+        if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size,
+           try await repository.catalog.quarantineProblem(stored.sha256) == nil {
             return try await repository.addImported(record, file: .existing(stored), compression: compression,
                                                     datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom)
         }

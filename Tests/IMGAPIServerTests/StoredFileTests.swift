@@ -28,6 +28,7 @@ final class StoredFileTests: XCTestCase {
     }
 
     /// A short blob was sent with the full Content-Length, and the client waited for ever.
+    /// Now it is quarantined and answered 503 before any byte; a missing one likewise.
     func testTruncatedBlobIsAnErrorNotAHang() async throws {
         try await client.publish(uuid, file: file)
         let handle = try FileHandle(forWritingTo: blob)
@@ -35,34 +36,46 @@ final class StoredFileTests: XCTestCase {
         try handle.close()
         for method in [HTTPMethod.GET, .HEAD] {
             let result = try await client.request(method, "/images/\(uuid)/file")
-            XCTAssertEqual(result.status, 500, "\(method)")
+            XCTAssertEqual(result.status, 503, "\(method)")
             if method == .GET {
-                XCTAssertEqual(try result.object()["code"]?.stringValue, "InternalError")
-                XCTAssertTrue(result.text.contains(uuid) && result.text.contains("1000 bytes"), result.text)
+                XCTAssertTrue(result.text.contains(uuid) && result.text.contains("failed verification")
+                              && result.text.contains("1000 bytes"), result.text)
             }
         }
-        XCTAssertTrue(server.waitForLogLine { $0.contains("stored file does not match the catalog") && $0.contains(uuid) })
-        try FileManager.default.removeItem(at: blob)
-        let missing = try await client.request(.HEAD, "/images/\(uuid)/file")
-        XCTAssertEqual(missing.status, 500, "HEAD of a missing file")
+        XCTAssertTrue(server.waitForLogLine { $0.contains("stored file quarantined") && $0.contains(uuid) })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: blob.path), "the bad file left the blob store")
+
+        let other = "5f000000-0000-4000-8000-000000000002"
+        try await client.publish(other, file: Array(file.prefix(500)))
+        let otherSHA256 = Fixture.sha256(Array(file.prefix(500)))
+        let otherBlob = server.storage.appendingPathComponent("blobs/sha256/\(otherSHA256.prefix(2))/\(otherSHA256)")
+        try FileManager.default.removeItem(at: otherBlob)
+        let missing = try await client.request(.HEAD, "/images/\(other)/file")
+        XCTAssertEqual(missing.status, 503, "HEAD of a missing file")
         XCTAssertTrue(server.isRunning)
     }
 
     /// One byte flipped on disk, size unchanged: the download is cut short before its last
     /// bytes, so no client takes the corrupt file for a complete one. It was served whole.
-    func testRottedBlobIsNeverServedWhole() async throws {
+    /// The file is then quarantined, and publishing the same bytes again heals it.
+    func testRottedBlobIsNeverServedWholeAndARepublishHealsIt() async throws {
         try await client.publish(uuid, file: file)
         try flipByte(at: 300_000)
         let (bytes, closed) = try download()
         XCTAssertTrue(closed)
         XCTAssertLessThan(bytes.count, file.count, "the corrupt file was sent whole")
-        XCTAssertTrue(server.waitForLogLine { $0.contains("failed verification") && $0.contains(uuid) && $0.contains("\"level\":\"error\"") })
+        XCTAssertTrue(server.waitForLogLine { $0.contains("quarantined") && $0.contains(uuid) && $0.contains("\"level\":\"error\"") })
         XCTAssertTrue(server.waitForLogLine { $0.contains("/images/\(uuid)/file") && $0.contains("\"complete\":false") })
-        // A range is not verified (only the whole file has a digest) and still answers.
         let range = try RawHTTP.exchange(port: server.port, lines: [
             "GET /images/\(uuid)/file HTTP/1.1", "Host: x", "Range: bytes=0-99", "Connection: close",
         ])
-        XCTAssertEqual(RawHTTP.status(of: range), 206, range)
+        XCTAssertEqual(RawHTTP.status(of: range), 503, "not even a range of a quarantined file: \(range)")
+
+        let again = "5f000000-0000-4000-8000-000000000003"
+        try await client.publish(again, file: file)
+        let healed = try await client.get("/images/\(uuid)/file")
+        XCTAssertEqual(healed.status, 200)
+        XCTAssertEqual(healed.body, file, "the verified upload replaced the bad copy")
     }
 
     /// `verifyOnSend: false` sends the bytes on disk as they are (the zero-verification choice).
