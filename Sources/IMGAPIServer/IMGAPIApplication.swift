@@ -47,6 +47,10 @@ public enum IMGAPIApplication {
             listingCache: ListingCache(maxBytes: configuration.listingCacheBytes))
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
+        let scrubs: [any Service] = configuration.scrubInterval == 0 ? [] : [
+            ScrubScheduler(repository: repository, interval: .seconds(configuration.scrubInterval),
+                           bytesPerSecond: Int64(configuration.scrubRate) * 1_000_000),
+        ]
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
             MirrorScheduler(mirrors: configuration.mirrors.map { mirror in
                 var placed = mirror
@@ -68,7 +72,7 @@ public enum IMGAPIApplication {
                 CloseAfterResponseHandler(),
             ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: mirrors,
+            services: mirrors + scrubs,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 ServerLog.event("listening", [

@@ -22,6 +22,7 @@ extension ServerConfiguration {
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
+        case scrubInterval, scrubRate
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -97,6 +98,8 @@ extension ServerConfiguration {
         case .maxConnectionsPerAddress: maxConnectionsPerAddress = try integer(1...1_000_000)
         case .logFile: logFile = try string()
         case .verifyOnSend: verifyOnSend = try boolean()
+        case .scrubInterval: scrubInterval = try integer(0...366 * 86_400)
+        case .scrubRate: scrubRate = try integer(1...100_000)
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -190,6 +193,8 @@ extension ServerConfiguration {
             (FileKey.maxConnections.rawValue, .number(Double(maxConnections))),
             (FileKey.maxConnectionsPerAddress.rawValue, .number(Double(maxConnectionsPerAddress))),
             (FileKey.verifyOnSend.rawValue, .bool(verifyOnSend)),
+            (FileKey.scrubInterval.rawValue, .number(Double(scrubInterval))),
+            (FileKey.scrubRate.rawValue, .number(Double(scrubRate))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }

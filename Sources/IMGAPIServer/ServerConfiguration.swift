@@ -43,6 +43,11 @@ public struct ServerConfiguration: Sendable {
     /// Whether a whole-file download is hashed as it is sent and cut short when its bytes on
     /// disk no longer match the catalog (`verifyOnSend`).
     public var verifyOnSend = true
+    /// Seconds between background scrubs of every stored file, the first at start; 0 turns
+    /// them off (`scrubInterval`).
+    public var scrubInterval = 7 * 86_400
+    /// Most MB per second a background scrub reads (`scrubRate`).
+    public var scrubRate = 50
     /// File the log goes to instead of standard output, reopened on SIGHUP (`logFile`).
     public var logFile: String?
     /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).

@@ -115,6 +115,11 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// A value kept beside the images (`catalog_meta`), such as when the last scrub ended.
+    public func meta(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = ?", arguments: [key]) }
+    }
+
     /// Why the stored file `sha256` is quarantined, if it is.
     public func quarantineProblem(_ sha256: String) async throws -> String? {
         try await pool.read { db in

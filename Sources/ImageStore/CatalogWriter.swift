@@ -110,6 +110,11 @@ public struct CatalogWriter {
         return db.changesCount > 0
     }
 
+    /// Sets a value kept beside the images (see `Catalog.meta`).
+    public func setMeta(_ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO catalog_meta (key, value) VALUES (?, ?)", arguments: [key, value])
+    }
+
     /// Records that the stored file `sha256` failed verification (`problem`).
     public func quarantine(_ sha256: String, problem: String) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO blob_quarantine (sha256, problem, found_ms) VALUES (?, ?, ?)",

@@ -3,18 +3,31 @@ import IMGAPI
 extension ImageRepository {
     /// Takes a stored file out of service after it failed verification: it is moved to
     /// `quarantine/` and recorded with `problem`, so its images stay listed but their file
-    /// answers 503 instead of bad bytes. When `identity` is given and the file was replaced
-    /// meanwhile (a verified upload healed it), nothing happens. Returns whether the file is
-    /// now quarantined.
+    /// answers 503 instead of bad bytes. `identity` is the file that failed, nil when it was
+    /// missing; when the file was replaced (or came back) meanwhile, a verified upload
+    /// healed it and nothing happens. Returns whether the file is now quarantined.
     @discardableResult
-    public func quarantine(_ sha256: String, problem: String, ifStill identity: BlobStore.FileIdentity? = nil) async throws -> Bool {
+    public func quarantine(_ sha256: String, problem: String, ifStill identity: BlobStore.FileIdentity?) async throws -> Bool {
         let blobs = self.blobs
         return try await catalog.exclusive { catalog in
-            guard try catalog.references(toBlob: sha256) > 0 else { return false }
-            if let identity, BlobStore.FileIdentity.of(blobs.path(forSHA256: sha256)) != identity { return false }
+            guard try catalog.references(toBlob: sha256) > 0,
+                  BlobStore.FileIdentity.of(blobs.path(forSHA256: sha256)) == identity else { return false }
             try blobs.moveToQuarantine(sha256: sha256, ifStill: identity)
             try catalog.quarantine(sha256, problem: problem)
             return true
+        }
+    }
+
+    /// Puts back a quarantined file from a verified copy: `staged` must have the digests and
+    /// size the catalog records for `file`.
+    public func restore(_ staged: StagedBlob, as file: ImageFile) async throws {
+        do {
+            try Self.verify(staged.digests, against: FileExpectation(sha1: file.sha1, sha256: file.sha256, size: file.size))
+            let blobs = self.blobs
+            try await catalog.exclusive { catalog in try Self.installing(staged, blobs: blobs, catalog: catalog) {} }
+        } catch {
+            await blobs.discard(staged)
+            throw error
         }
     }
 

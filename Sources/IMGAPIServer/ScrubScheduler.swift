@@ -1,0 +1,69 @@
+import Foundation
+import IMGAPI
+import ImageStore
+import ServiceLifecycle
+
+/// Scrubs every stored file in the background of `imgapid serve`, `interval` after the last
+/// scrub ended (kept in the catalog, so restarts do not postpone it; a new store counts from
+/// its first start), one file at a time at most `bytesPerSecond` (config keys
+/// `scrubInterval`, `scrubRate`), and logs the result. Requests go on meanwhile.
+struct ScrubScheduler: Service {
+    let repository: ImageRepository
+    let interval: Duration
+    let bytesPerSecond: Int64
+
+    static let lastScrubKey = "last_scrub_ms"
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            do {
+                var last = try await lastScrub()
+                while !Task.isCancelled {
+                    try await Task.sleep(until: last + interval)
+                    do {
+                        log(try await Scrub(repository: repository, bytesPerSecond: bytesPerSecond).run())
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        ServerLog.event("scrub failed", [("level", .string("error")), ("error", .string("\(error)"))])
+                    }
+                    last = .now
+                    try await record(Date())
+                }
+            } catch {
+                if !(error is CancellationError) {
+                    ServerLog.event("scrubs stopped", [("level", .string("error")), ("error", .string("\(error)"))])
+                }
+            }
+        }
+    }
+
+    /// When the last scrub ended, on this process's clock; a store never scrubbed counts from now.
+    private func lastScrub() async throws -> ContinuousClock.Instant {
+        guard let text = try await repository.catalog.meta(Self.lastScrubKey), let ms = Int64(text) else {
+            try await record(Date())
+            return .now
+        }
+        let age = Date().timeIntervalSince1970 * 1000 - Double(ms)
+        return .now - .milliseconds(Int64(max(0, age)))
+    }
+
+    private func record(_ date: Date) async throws {
+        let ms = String(Int64(date.timeIntervalSince1970 * 1000))
+        try await repository.catalog.exclusive { catalog in try catalog.setMeta(Self.lastScrubKey, ms) }
+    }
+
+    private func log(_ report: Scrub.Report) {
+        var fields: [(String, JSONValue)] = [
+            ("ok", .bool(report.clean)), ("files", .number(Double(report.files))), ("bytes", .number(Double(report.bytes))),
+            ("quarantined", .number(Double(report.quarantined))),
+        ]
+        if !report.clean {
+            fields.insert(("level", .string("error")), at: 0)
+            fields.append(("problems", .array(report.problems.prefix(20).map {
+                .string("\($0.sha256) (\($0.images.joined(separator: ", "))): \($0.problem)")
+            })))
+        }
+        ServerLog.event("scrub", fields)
+    }
+}
