@@ -145,6 +145,22 @@ public struct BlobStore: Sendable {
         }
     }
 
+    /// The SHA-256 of every file in `blobs/`.
+    func storedBlobs() -> [String] {
+        files(in: blobsDirectory, recursive: true).compactMap { $0.split(separator: "/").last.map(String.init) }.sorted()
+    }
+
+    /// The names of the plain files in `directory` (paths below it when `recursive`).
+    func files(in directory: String, recursive: Bool = false) -> [String] {
+        let fm = FileManager.default
+        let names = recursive ? (fm.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
+                              : ((try? fm.contentsOfDirectory(atPath: directory)) ?? [])
+        return names.filter {
+            var isDirectory: ObjCBool = false
+            return fm.fileExists(atPath: "\(directory)/\($0)", isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+    }
+
     /// Removes the quarantined copy of `sha256`, if any.
     func removeQuarantined(sha256: String) {
         unlink("\(quarantineDirectory)/\(sha256)")

@@ -120,6 +120,26 @@ public final class Catalog: Sendable {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = ?", arguments: [key]) }
     }
 
+    /// What SQLite's `integrity_check` reports; empty when the database is sound.
+    public func integrityProblems() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" } }
+    }
+
+    /// Images whose stored manifest does not parse.
+    public func undecodableImages() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE NOT json_valid(record) ORDER BY uuid") }
+    }
+
+    /// Images whose origin is not in the catalog.
+    public func imagesWithMissingOrigin() async throws -> [(uuid: String, origin: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT uuid, origin FROM image WHERE origin IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM image o WHERE o.uuid = image.origin) ORDER BY uuid
+                """).map { ($0["uuid"], $0["origin"]) }
+        }
+    }
+
     /// Why the stored file `sha256` is quarantined, if it is.
     public func quarantineProblem(_ sha256: String) async throws -> String? {
         try await pool.read { db in

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import IMGAPI
+import IMGAPIServer
+import ImageStore
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check a storage directory: catalog, files, origins, leftovers.",
+        discussion: """
+            Runs SQLite's integrity check, and checks that every file the catalog names is \
+            there with its size, that every origin is in the catalog, and that no file is left \
+            over (blobs no image uses, unfinished uploads, partial downloads older than a day). \
+            Quarantined files and manifests that do not parse are listed. Digests are \
+            `imgapid scrub`'s work.
+
+            With --repair, what is safe to change is changed: leftover files are removed, and \
+            missing or resized files quarantined. Everything else is listed with what to do.
+            It takes the storage's lock: stop `imgapid serve` first.
+            Exit status: 0 when nothing is wrong (or all of it was repaired), 1 otherwise.
+            """)
+
+    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir applies.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
+    var storage: String?
+
+    @Flag(help: "Remove leftover files and quarantine missing or resized ones.")
+    var repair = false
+
+    @Flag(help: "Print the findings as JSON.")
+    var json = false
+
+    func run() async throws {
+        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
+        let directory = storage ?? server.storage
+        guard FileManager.default.fileExists(atPath: directory + "/catalog.sqlite") else {
+            throw ValidationError("\(directory) holds no catalog.sqlite: give the storage directory of an imgapid server")
+        }
+        let repository = try ImageRepository(storage: directory, mode: nil)
+        let findings = try await StoreCheck(repository: repository, repair: repair).run()
+        let remaining = findings.filter { !$0.repaired }
+        if json {
+            print(JSONValue.object(JSONObject([
+                ("ok", .bool(remaining.isEmpty)), ("findings", .array(findings.map(\.json))),
+            ])).prettyPrinted())
+        } else {
+            for finding in findings {
+                print("\(finding.repaired ? "REPAIRED" : "PROBLEM") \(finding.kind) \(finding.subject): \(finding.detail)")
+            }
+            print(findings.isEmpty ? "\(directory): no problem found"
+                                   : "\(findings.count) found, \(findings.count - remaining.count) repaired, \(remaining.count) left")
+        }
+        if !remaining.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import IMGAPI
+import XCTest
+
+/// `imgapid check` on a storage directory that went wrong in every way it checks.
+final class StoreCheckTests: XCTestCase {
+    func testCheckFindsRepairsAndListsTheRest() async throws {
+        let server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+        let client = TestClient(server)
+        let (base, child, other) = ("c4000000-0000-4000-8000-000000000001", "c4000000-0000-4000-8000-000000000002",
+                                    "c4000000-0000-4000-8000-000000000003")
+        try await client.publish(base, file: Fixture.bytes(3000, seed: 1))
+        try await client.publish(child, extra: "\"origin\": \"\(base)\"", file: Fixture.bytes(3000, seed: 2))
+        let otherFile = Fixture.bytes(3000, seed: 3)
+        try await client.publish(other, file: otherFile)
+        let check = ["check", "--storage", server.storage.path, "--json"]
+        let running = try ServerProcess.run(check)
+        XCTAssertNotEqual(running.status, 0)
+        XCTAssertTrue(running.output.contains("in use"), "a running server holds the storage: \(running.output)")
+        server.stop()
+        let clean = try ServerProcess.run(check)
+        XCTAssertEqual(clean.status, 0, clean.output)
+
+        // An orphan blob, an unfinished upload, a missing file, and an image whose origin is gone.
+        let orphan = String(repeating: "ab", count: 32)
+        let orphanDirectory = server.storage.appendingPathComponent("blobs/sha256/ab")
+        try FileManager.default.createDirectory(at: orphanDirectory, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: orphanDirectory.appendingPathComponent(orphan))
+        try Data([4]).write(to: server.storage.appendingPathComponent("uploads/cut-short"))
+        let otherSHA256 = Fixture.sha256(otherFile)
+        try FileManager.default.removeItem(at: server.storage.appendingPathComponent("blobs/sha256/\(otherSHA256.prefix(2))/\(otherSHA256)"))
+        try sqlite(server, "DELETE FROM image WHERE uuid = '\(base)'")
+
+        let found = try report(try ServerProcess.run(check))
+        XCTAssertEqual(found.status, 1)
+        XCTAssertEqual(Set(found.kinds), ["orphan", "leftover", "file", "origin"], "\(found.findings)")
+        XCTAssertTrue(found.findings.contains { $0["subject"] == .string(child) && $0["kind"] == .string("origin") })
+
+        let repaired = try report(try ServerProcess.run(check + ["--repair"]))
+        XCTAssertEqual(repaired.status, 1, "the missing origin cannot be repaired")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: orphanDirectory.appendingPathComponent(orphan).path))
+        XCTAssertEqual(server.files(under: "uploads"), [])
+        let after = try report(try ServerProcess.run(check))
+        XCTAssertEqual(Set(after.kinds), ["origin", "quarantined"], "the missing file is now quarantined: \(after.findings)")
+    }
+
+    func report(_ result: (status: Int32, output: String)) throws -> (status: Int32, findings: [JSONObject], kinds: [String]) {
+        let object = try XCTUnwrap(try? JSONValue.parse(Array(result.output.utf8)).objectValue, result.output)
+        let findings = (object["findings"]?.arrayValue ?? []).compactMap(\.objectValue)
+        return (result.status, findings, findings.compactMap { $0["kind"]?.stringValue })
+    }
+
+    func sqlite(_ server: ServerProcess, _ statement: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", server.storage.appendingPathComponent("catalog.sqlite").path, statement]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, statement)
+    }
+}
