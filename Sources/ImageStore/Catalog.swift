@@ -115,6 +115,18 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Copies the whole catalog, as it is at one moment, to a new database file at `path`
+    /// (SQLite's online backup: writers go on meanwhile). Blocking.
+    public func backup(to path: String) throws {
+        let copy = try DatabaseQueue(path: path)
+        try pool.backup(to: copy)
+        try copy.close()
+    }
+
+    public func imageCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image") ?? 0 }
+    }
+
     /// A value kept beside the images (`catalog_meta`), such as when the last scrub ended.
     public func meta(_ key: String) async throws -> String? {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = ?", arguments: [key]) }

@@ -26,6 +26,11 @@ public struct CatalogWriter {
             """, arguments: [uuid, channel])
     }
 
+    /// Images whose files include the blob `sha256`.
+    public func imagesUsing(blob sha256: String) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT uuid FROM image_file WHERE sha256 = ? ORDER BY uuid", arguments: [sha256])
+    }
+
     /// Images in no channel at all.
     public func imagesWithoutChannel() throws -> [String] {
         try String.fetchAll(db, sql: """

@@ -1,7 +1,4 @@
-import Foundation
 import IMGAPI
-import NIOCore
-import NIOFileSystem
 
 /// Re-reads every stored file and checks its size, SHA-256 and SHA-1 against the catalog,
 /// one file at a time and at most `bytesPerSecond`. A file that fails is quarantined (see
@@ -51,8 +48,13 @@ public struct Scrub: Sendable {
         for (index, file) in files.enumerated() {
             try Task.checkCancellation()
             if try await repository.catalog.quarantineProblem(file.sha256) == nil {
-                let (problem, identity) = try await check(file, report: &report, started: started)
-                if let problem, try await repository.quarantine(file.sha256, problem: problem, ifStill: identity) {
+                let before = report.bytes
+                let outcome = try await StoredFileReader.digest(repository.blobs.path(forSHA256: file.sha256), expectedSize: file.size) {
+                    try await pace(before + $0, since: started)
+                }
+                if case .read(let found, _) = outcome { report.bytes += found.size }
+                if let (problem, identity) = StoredFileReader.problem(outcome, for: file),
+                   try await repository.quarantine(file.sha256, problem: problem, ifStill: identity) {
                     report.quarantined += 1
                 }
                 report.files += 1
@@ -61,42 +63,6 @@ public struct Scrub: Sendable {
         }
         report.problems = try await repository.catalog.quarantined()
         return report
-    }
-
-    /// What is wrong with the stored copy of `file`, if anything, and which file was read.
-    private func check(_ file: ImageFile, report: inout Report, started: ContinuousClock.Instant) async throws
-        -> (problem: String?, identity: BlobStore.FileIdentity?) {
-        let path = repository.blobs.path(forSHA256: file.sha256)
-        let handle: ReadFileHandle
-        do { handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path)) } catch {
-            return ("the stored file is missing", nil)
-        }
-        var identity: BlobStore.FileIdentity?
-        var digests = FileDigests()
-        do {
-            let info = try await handle.info()
-            identity = info.platformSpecificStatus.map { BlobStore.FileIdentity(device: UInt64($0.st_dev), inode: UInt64($0.st_ino)) }
-            guard info.size == file.size else {
-                try await handle.close()
-                return ("the stored file is \(info.size) bytes but should be \(file.size) bytes", identity)
-            }
-            for try await chunk in handle.readChunks(chunkLength: .mebibytes(1)) {
-                digests.update(chunk)
-                report.bytes += Int64(chunk.readableBytes)
-                try await pace(report.bytes, since: started)
-            }
-            try await handle.close()
-        } catch let error as CancellationError {
-            try? await handle.close()
-            throw error
-        } catch {
-            try? await handle.close()
-            return ("the stored file cannot be read: \(error)", identity)
-        }
-        let found = digests.finalize()
-        if found.sha256 != file.sha256 { return ("its SHA-256 is \(found.sha256), not \(file.sha256)", identity) }
-        if found.sha1 != file.sha1 { return ("its SHA-1 is \(found.sha1), not \(file.sha1)", identity) }
-        return (nil, identity)
     }
 
     /// Sleeps while more than `bytesPerSecond` were read on average.
