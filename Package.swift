@@ -34,6 +34,16 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),
+        /// The system's decompressors, for checking image files as they arrive.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CBzip2", path: "Sources/CBzip2"),
+        .systemLibrary(name: "CLzma", path: "Sources/CLzma"),
+        /// ZFS send streams: decompressed and checked as they arrive.
+        .target(name: "ZFSStream", dependencies: [
+            "IMGAPI", "CZlib", "CBzip2", "CLzma",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "_NIOFileSystem", package: "swift-nio"),
+        ]),
         /// Talks to any IMGAPI server: list, get, download, publish, with request signing.
         .target(name: "IMGAPIClient", dependencies: [
             "IMGAPI", "HTTPSignature",
@@ -41,7 +51,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         /// Copies images, verified, from other IMGAPI servers into the local repository.
-        .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient"]),
+        .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient", "ZFSStream"]),
         /// zfs snapshot/send, compression and the streaming publish to an IMGAPI server.
         .target(name: "Publish", dependencies: [
             "IMGAPI", "IMGAPIClient",
@@ -51,7 +61,7 @@ let package = Package(
         ]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
-            "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror",
+            "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror", "ZFSStream",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

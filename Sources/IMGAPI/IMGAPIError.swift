@@ -140,6 +140,11 @@ extension IMGAPIError {
                     message: "origin image \(origin) is not in channel \"\(channel)\", so imgadm could not import this image from there: add the origin to \"\(channel)\" first (ChannelAddImage)")
     }
 
+    /// 422: an image file that is not what its image type and compression say it is.
+    public static func invalidImageFile(_ message: String) -> IMGAPIError {
+        IMGAPIError(status: 422, code: "InvalidImageFile", message: message)
+    }
+
     public static func internalError(_ message: String = "internal error") -> IMGAPIError {
         IMGAPIError(status: 500, code: "InternalError", message: message)
     }

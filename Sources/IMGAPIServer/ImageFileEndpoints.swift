@@ -161,19 +161,27 @@ extension Endpoints {
             }
             declaredSize = size
         }
-        _ = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
+        let image = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
         try await repository.checkFileAcceptable(uuid)
-        let staged = try await receiveDiscardedOnStop(call.request.body, expectedSize: declaredSize)
+        let body = CheckedBody(base: call.request.body, validator: try streamValidator(for: image, compression: compression),
+                               verdict: .init())
+        let staged = try await receiveDiscardedOnStop(body, expectedSize: declaredSize)
+        if let facts = body.verdict.facts {
+            do { try await checkLineage(facts, of: image, datasetGUID: datasetGUID) } catch {
+                await repository.blobs.discard(staged)
+                throw error
+            }
+        }
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
-            expected: .init(sha1: sha1, sha256: sha256, size: declaredSize))
+            expected: .init(sha1: sha1, sha256: sha256, size: declaredSize), stream: streamCheck(for: image, facts: body.verdict.facts))
         return .json(view(stored, call), etag: true)
     }
 
     /// Stages an upload unless the server is told to stop first (SIGTERM, SIGINT): then the
     /// bytes so far are discarded and the client told so, rather than the stop waiting for
     /// a client that may never finish.
-    private func receiveDiscardedOnStop(_ body: RequestBody, expectedSize: Int64?) async throws -> StagedBlob {
+    private func receiveDiscardedOnStop(_ body: CheckedBody<RequestBody>, expectedSize: Int64?) async throws -> StagedBlob {
         do {
             return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in
                 try await blobs.receive(body, expectedSize: expectedSize)

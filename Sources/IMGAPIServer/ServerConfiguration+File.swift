@@ -22,7 +22,7 @@ extension ServerConfiguration {
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
-        case scrubInterval, scrubRate
+        case scrubInterval, scrubRate, validateStreams
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -98,6 +98,7 @@ extension ServerConfiguration {
         case .maxConnectionsPerAddress: maxConnectionsPerAddress = try integer(1...1_000_000)
         case .logFile: logFile = try string()
         case .verifyOnSend: verifyOnSend = try boolean()
+        case .validateStreams: validateStreams = try boolean()
         case .scrubInterval: scrubInterval = try integer(0...366 * 86_400)
         case .scrubRate: scrubRate = try integer(1...100_000)
         case .channels: channels = try Self.channels(value)
@@ -193,6 +194,7 @@ extension ServerConfiguration {
             (FileKey.maxConnections.rawValue, .number(Double(maxConnections))),
             (FileKey.maxConnectionsPerAddress.rawValue, .number(Double(maxConnectionsPerAddress))),
             (FileKey.verifyOnSend.rawValue, .bool(verifyOnSend)),
+            (FileKey.validateStreams.rawValue, .bool(validateStreams)),
             (FileKey.scrubInterval.rawValue, .number(Double(scrubInterval))),
             (FileKey.scrubRate.rawValue, .number(Double(scrubRate))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),

@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// Whether a whole-file download is hashed as it is sent and cut short when its bytes on
     /// disk no longer match the catalog (`verifyOnSend`).
     public var verifyOnSend = true
+    /// Whether files of ZFS image types are decompressed and checked as ZFS send streams
+    /// when they arrive (`validateStreams`).
+    public var validateStreams = true
     /// Seconds between background scrubs of every stored file, the first at start; 0 turns
     /// them off (`scrubInterval`).
     public var scrubInterval = 7 * 86_400

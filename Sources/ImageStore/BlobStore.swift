@@ -54,7 +54,9 @@ public struct BlobStore: Sendable {
                 var chunks = body.makeAsyncIterator()
                 while true {
                     let next: ByteBuffer?
-                    do { next = try await chunks.next() } catch {
+                    do { next = try await chunks.next() } catch let refusal as IMGAPIError {
+                        throw refusal  // the body's own check refused it
+                    } catch {
                         throw Self.brokeOff(after: digests.size, of: expectedSize, error)
                     }
                     guard let chunk = next else { break }

@@ -142,6 +142,16 @@ public final class Catalog: Sendable {
         try await pool.read { db in try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE NOT json_valid(record) ORDER BY uuid") }
     }
 
+    /// Images whose ZFS stream was accepted without being checked (`validateStreams` off).
+    public func imagesWithUnvalidatedStreams() async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT uuid FROM image WHERE json_valid(record)
+                  AND json_extract(record, '$.files[0].stream_validated') = 0 ORDER BY uuid
+                """)
+        }
+    }
+
     /// Images whose origin is not in the catalog.
     public func imagesWithMissingOrigin() async throws -> [(uuid: String, origin: String)] {
         try await pool.read { db in

@@ -16,7 +16,8 @@ extension ImageRepository {
     /// the image's channels. `mirroredFrom` records the upstream for `imgapid mirror --prune`;
     /// `icon`, the upstream image's icon.
     public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
-                            icon: ImageIcon? = nil, mirroredFrom: String? = nil) async throws -> StoredImage {
+                            stream: ImageFile.StreamCheck? = nil, icon: ImageIcon? = nil,
+                            mirroredFrom: String? = nil) async throws -> StoredImage {
         do {
             if case .staged(let staged, let expected) = source { try Self.verify(staged.digests, against: expected) }
             let blobs = self.blobs
@@ -33,7 +34,7 @@ extension ImageRepository {
                     file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
                                      contentMD5: staged.digests.contentMD5, size: staged.digests.size,
                                      compression: compression, datasetGUID: datasetGUID,
-                                     mtime: Int64(Date().timeIntervalSince1970 * 1000))
+                                     mtime: Int64(Date().timeIntervalSince1970 * 1000), stream: stream)
                 case .existing(let stored):
                     guard try catalog.references(toBlob: stored.sha256) > 0 else {
                         throw IMGAPIError.storageIsDown("the stored copy of file \(stored.sha1) went away")

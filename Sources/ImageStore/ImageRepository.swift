@@ -87,7 +87,7 @@ public final class ImageRepository: Sendable {
     /// Verifies a received upload and makes it the image's file (replacing any earlier one).
     /// On any failure the upload is discarded and the image is unchanged.
     public func addFile(_ uuid: String, staged: StagedBlob, compression: String, datasetGUID: String?,
-                        expected: FileExpectation) async throws -> StoredImage {
+                        expected: FileExpectation, stream: ImageFile.StreamCheck? = nil) async throws -> StoredImage {
         do {
             try Self.verify(staged.digests, against: expected)
             let blobs = self.blobs
@@ -98,7 +98,7 @@ public final class ImageRepository: Sendable {
                 let file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
                                      contentMD5: staged.digests.contentMD5, size: staged.digests.size,
                                      compression: compression, datasetGUID: datasetGUID,
-                                     mtime: Int64(Date().timeIntervalSince1970 * 1000))
+                                     mtime: Int64(Date().timeIntervalSince1970 * 1000), stream: stream)
                 record["files"] = .array([file.json])
                 let stored = try Self.installing(staged, blobs: blobs, catalog: catalog) {
                     try catalog.transaction { try catalog.save(record) }

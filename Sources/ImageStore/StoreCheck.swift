@@ -6,16 +6,18 @@ import IMGAPI
 /// `repair`, what is safe to change is changed (orphan and leftover files removed, missing
 /// or resized files quarantined) and the rest is listed for the operator.
 public struct StoreCheck: Sendable {
-    /// One thing found, and whether `repair` dealt with it.
+    /// One thing found, and whether `repair` dealt with it. A note is not a problem: it
+    /// is listed, and leaves the exit status alone.
     public struct Finding: Sendable {
         public var kind: String
         public var subject: String
         public var detail: String
         public var repaired: Bool
+        public var isNote = false
 
         public var json: JSONValue {
             .object(JSONObject([("kind", .string(kind)), ("subject", .string(subject)), ("detail", .string(detail)),
-                                ("repaired", .bool(repaired))]))
+                                ("repaired", .bool(repaired)), ("note", .bool(isNote))]))
         }
     }
 
@@ -37,6 +39,10 @@ public struct StoreCheck: Sendable {
         }
         for (uuid, origin) in try await repository.catalog.imagesWithMissingOrigin() {
             findings.append(Finding(kind: "origin", subject: uuid, detail: "its origin \(origin) is not in the catalog: import the origin again", repaired: false))
+        }
+        for uuid in try await repository.catalog.imagesWithUnvalidatedStreams() {
+            findings.append(Finding(kind: "unvalidated", subject: uuid,
+                                    detail: "its file was accepted without a ZFS stream check (validateStreams was off)", repaired: false, isNote: true))
         }
         findings += try await checkFiles()
         findings += try await leftovers()

@@ -41,17 +41,18 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let repository = try ImageRepository(storage: directory, mode: nil)
         let findings = try await StoreCheck(repository: repository, repair: repair).run()
-        let remaining = findings.filter { !$0.repaired }
+        let remaining = findings.filter { !$0.repaired && !$0.isNote }
         if json {
             print(JSONValue.object(JSONObject([
                 ("ok", .bool(remaining.isEmpty)), ("findings", .array(findings.map(\.json))),
             ])).prettyPrinted())
         } else {
             for finding in findings {
-                print("\(finding.repaired ? "REPAIRED" : "PROBLEM") \(finding.kind) \(finding.subject): \(finding.detail)")
+                print("\(finding.isNote ? "NOTE" : finding.repaired ? "REPAIRED" : "PROBLEM") \(finding.kind) \(finding.subject): \(finding.detail)")
             }
-            print(findings.isEmpty ? "\(directory): no problem found"
-                                   : "\(findings.count) found, \(findings.count - remaining.count) repaired, \(remaining.count) left")
+            let repaired = findings.filter(\.repaired).count
+            print(remaining.isEmpty && repaired == 0 ? "\(directory): no problem found"
+                                                     : "\(repaired) repaired, \(remaining.count) problems left")
         }
         if !remaining.isEmpty { throw ExitCode(1) }
     }

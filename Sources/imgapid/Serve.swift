@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the log to this file instead of standard output; SIGHUP reopens it (for logrotate).", valueName: "path"))
     var logFile: String?
 
+    @Flag(inversion: .prefixedNo, help: "Check files of ZFS image types as ZFS send streams when they arrive (default on; --no-validate-streams accepts any bytes, as the reference server does).")
+    var validateStreams: Bool?
+
     func run() async throws {
         let configuration = try effectiveConfiguration()
         if printConfig {
@@ -66,6 +69,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { configuration.storage = storage }
         if let logFile { configuration.logFile = logFile }
+        if let validateStreams { configuration.validateStreams = validateStreams }
         if let host { configuration.host = host }
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
