@@ -43,7 +43,7 @@ public enum IMGAPIApplication {
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),
-            remoteImport: RemoteImport(repository: repository), jobs: ImportJobs(),
+            remoteImport: RemoteImport(repository: repository, validateStreams: configuration.validateStreams), jobs: ImportJobs(),
             listingCache: ListingCache(maxBytes: configuration.listingCacheBytes))
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
@@ -55,6 +55,7 @@ public enum IMGAPIApplication {
             MirrorScheduler(mirrors: configuration.mirrors.map { mirror in
                 var placed = mirror
                 placed.options.localChannels = configuration.channels
+                placed.options.validateStreams = configuration.validateStreams
                 return placed
             }, repository: repository),
         ]

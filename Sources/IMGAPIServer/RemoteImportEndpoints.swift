@@ -33,9 +33,14 @@ extension Endpoints {
             throw IMGAPIError.remoteSource(reason)
         }
         let staged = try await remoteImport.stageFile(of: upstream, from: source)
+        let stream: ImageFile.StreamCheck?
+        do { stream = try await remoteImport.streamCheck(of: staged, for: upstream) } catch {
+            await repository.blobs.discard(staged)
+            throw error
+        }
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: upstream.compression ?? "none", datasetGUID: upstream.datasetGUID,
-            expected: .init(sha1: upstream.sha1, size: upstream.size))
+            expected: .init(sha1: upstream.sha1, size: upstream.size), stream: stream)
         return .json(view(stored, call), etag: true)
     }
 

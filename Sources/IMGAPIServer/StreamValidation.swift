@@ -54,28 +54,11 @@ extension Endpoints {
         return ImageFile.StreamCheck(validated: facts != nil, toGUID: facts?.toGUID)
     }
 
-    /// A valid stream must also fit its image: incremental from the origin's snapshot when
-    /// the image has an origin, full when it has none, and making the `dataset_guid` given.
+    /// The lineage rule (`ImageFileValidator.Facts.checkLineage`) for `image`, whose origin is here.
     func checkLineage(_ facts: ImageFileValidator.Facts, of image: StoredImage, datasetGUID: String?) async throws {
-        let uuid = image.uuid
-        if let datasetGUID, datasetGUID != facts.toGUID {
-            throw IMGAPIError.invalidImageFile("the stream makes snapshot guid \(facts.toGUID), not the dataset_guid \(datasetGUID) given")
-        }
-        guard let originUUID = image.record["origin"]?.stringValue else {
-            if let from = facts.fromGUID {
-                throw IMGAPIError.invalidImageFile(
-                    "image \(uuid) has no origin, but its stream is incremental from snapshot guid \(from): send a full stream, or set the origin")
-            }
-            return
-        }
-        guard let from = facts.fromGUID else {
-            throw IMGAPIError.invalidImageFile(
-                "image \(uuid) has origin \(originUUID), but its stream is a full one: send it incremental from the origin's snapshot (zfs send -i)")
-        }
-        guard let expected = try await repository.catalog.image(originUUID)?.files.first?.snapshotGUID else { return }
-        guard from == expected else {
-            throw IMGAPIError.invalidImageFile(
-                "the stream is incremental from snapshot guid \(from), but origin \(originUUID) is snapshot guid \(expected): send it from the origin's snapshot")
-        }
+        let origin = image.record["origin"]?.stringValue
+        var originGUID: String?
+        if let origin { originGUID = try await repository.catalog.image(origin)?.files.first?.snapshotGUID }
+        try facts.checkLineage(image: image.uuid, origin: origin, originGUID: originGUID, datasetGUID: datasetGUID)
     }
 }

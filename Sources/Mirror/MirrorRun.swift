@@ -18,6 +18,8 @@ public struct MirrorRun: Sendable {
         public var channel: String?
         /// The local server's channels; empty when it has none.
         public var localChannels: [Channel]
+        /// Whether files of ZFS image types are checked as send streams.
+        public var validateStreams = true
         /// Images copied at the same time.
         public var concurrency: Int
         public var dryRun: Bool
@@ -97,7 +99,7 @@ public struct MirrorRun: Sendable {
         }
         // Images still being created upstream are left for a later run, unless named.
         let selected = options.filter.select(listed.filter { $0.isActivated || options.filter.uuids.contains($0.uuid) })
-        let importer = RemoteImport(repository: repository)
+        let importer = RemoteImport(repository: repository, validateStreams: options.validateStreams)
         let mirroredHere = Set(try await repository.catalog.mirroredImages(from: sourceKey(client)))
         var present: [(upstream: UpstreamImage, local: StoredImage)] = []
         var chains: [[UpstreamImage]] = []

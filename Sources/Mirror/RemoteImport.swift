@@ -3,6 +3,7 @@ import IMGAPI
 import IMGAPIClient
 import ImageStore
 import NIOCore
+import ZFSStream
 
 /// Copies images from another IMGAPI server into the local repository: each file is
 /// streamed into the blob store and checked against the upstream manifest's sha1 and
@@ -10,9 +11,12 @@ import NIOCore
 /// catalog transaction. Used by remote import (`action=import-remote`) and `imgapid mirror`.
 public struct RemoteImport: Sendable {
     public let repository: ImageRepository
+    /// Whether files of ZFS image types are checked as send streams (`validateStreams`).
+    public let validateStreams: Bool
 
-    public init(repository: ImageRepository) {
+    public init(repository: ImageRepository, validateStreams: Bool = true) {
         self.repository = repository
+        self.validateStreams = validateStreams
     }
 
     /// Called with the bytes received so far of the file being copied.
@@ -113,9 +117,29 @@ public struct RemoteImport: Sendable {
         }
         let staged = resumable ? try await stageResumably(image, from: client, progress: progress)
                                : try await stageFile(of: image, from: client, progress: progress)
+        let stream: ImageFile.StreamCheck?
+        do { stream = try await streamCheck(of: staged, for: image) } catch {
+            await repository.blobs.discard(staged)
+            throw error
+        }
         return try await repository.addImported(
             record, file: .staged(staged, expected: .init(sha1: image.sha1, size: image.size)),
-            compression: compression, datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom)
+            compression: compression, datasetGUID: image.datasetGUID, stream: stream, icon: icon, mirroredFrom: mirroredFrom)
+    }
+
+    /// For an image type that holds a ZFS send stream, the check of its copied file (read
+    /// back from disk: a resumed download arrived in pieces) and of its lineage to its
+    /// origin, which is here by now; nil for other types. The caller discards `staged` when
+    /// it throws.
+    public func streamCheck(of staged: StagedBlob, for image: UpstreamImage) async throws -> ImageFile.StreamCheck? {
+        guard ImageFileValidator.streamTypes.contains(image.manifest["type"]?.stringValue ?? "") else { return nil }
+        guard validateStreams else { return ImageFile.StreamCheck(validated: false, toGUID: nil) }
+        let compression = ImageCompression(rawValue: image.compression ?? "none") ?? .none
+        let facts = try await ImageFileValidator.check(fileAt: staged.path, compression: compression)
+        var originGUID: String?
+        if let origin = image.origin { originGUID = try await repository.catalog.image(origin)?.files.first?.snapshotGUID }
+        try facts.checkLineage(image: image.uuid, origin: image.origin, originGUID: originGUID, datasetGUID: image.datasetGUID)
+        return ImageFile.StreamCheck(validated: true, toGUID: facts.toGUID)
     }
 
     /// The upstream icon of `image`, held to what AddImageIcon accepts.

@@ -16,6 +16,30 @@ public final class ImageFileValidator: @unchecked Sendable {
         public var toGUID: String
         /// The guid of the snapshot it is incremental from; nil for a full stream.
         public var fromGUID: String?
+
+        /// A valid stream must also fit its image: incremental from exactly the origin's
+        /// snapshot (`originGUID`, when known) when the image has an origin, full when it has
+        /// none, and making the `datasetGUID` given.
+        public func checkLineage(image uuid: String, origin: String?, originGUID: String?, datasetGUID: String?) throws {
+            if let datasetGUID, datasetGUID != toGUID {
+                throw IMGAPIError.invalidImageFile("the stream makes snapshot guid \(toGUID), not the dataset_guid \(datasetGUID) given")
+            }
+            guard let origin else {
+                if let fromGUID {
+                    throw IMGAPIError.invalidImageFile(
+                        "image \(uuid) has no origin, but its stream is incremental from snapshot guid \(fromGUID): send a full stream, or set the origin")
+                }
+                return
+            }
+            guard let fromGUID else {
+                throw IMGAPIError.invalidImageFile(
+                    "image \(uuid) has origin \(origin), but its stream is a full one: send it incremental from the origin's snapshot (zfs send -i)")
+            }
+            if let originGUID, fromGUID != originGUID {
+                throw IMGAPIError.invalidImageFile(
+                    "the stream is incremental from snapshot guid \(fromGUID), but origin \(origin) is snapshot guid \(originGUID): send it from the origin's snapshot")
+            }
+        }
     }
 
     private let compression: ImageCompression

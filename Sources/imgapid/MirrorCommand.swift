@@ -69,6 +69,9 @@ struct MirrorCommand: AsyncParsableCommand {
     @Flag(help: "Delete local images mirrored from these upstreams that the upstreams no longer have (never images published here).")
     var prune = false
 
+    @Flag(inversion: .prefixedNo, help: "Check files of ZFS image types as ZFS send streams (default: the config's validateStreams, else on).")
+    var validateStreams: Bool?
+
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
@@ -96,8 +99,9 @@ struct MirrorCommand: AsyncParsableCommand {
         }
         let repository = try ImageRepository(storage: storage ?? server.storage, mode: nil, access: dryRun ? .readOnly : .write)
         let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
-        let options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, localChannels: server.channels,
+        var options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, localChannels: server.channels,
                                         concurrency: concurrency, dryRun: dryRun, prune: prune)
+        options.validateStreams = validateStreams ?? server.validateStreams
         let report = await MirrorRun(repository: repository, options: options, events: display.handle).run()
         display.finish()
         if json {

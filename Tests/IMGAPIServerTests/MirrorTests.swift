@@ -52,7 +52,7 @@ final class MirrorTests: XCTestCase {
 
     /// Runs `imgapid mirror --json` into the local storage; returns exit status and summary.
     func mirror(_ arguments: [String], from source: String? = nil) throws -> (status: Int32, summary: JSONObject) {
-        let result = try ServerProcess.run(["mirror", "--from", source ?? upstream.baseURL, "--storage", local.storage.path,
+        let result = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", source ?? upstream.baseURL, "--storage", local.storage.path,
                                             "--json"] + arguments)
         guard let summary = try? JSONValue.parse(Array(result.output.utf8)).objectValue else {
             throw TestFailure("mirror output is not a JSON summary (\(result.status)): \(result.output)")
@@ -97,7 +97,7 @@ final class MirrorTests: XCTestCase {
         let byUUID = try mirror(["--uuid", baseUUID, "--dry-run"], from: upstream.baseURL)
         XCTAssertEqual(Self.results(byUUID.summary), [baseUUID: "present"])
         let fresh = try ServerProcess()
-        let disabledOnly = try ServerProcess.run(["mirror", "--from", upstream.baseURL, "--storage", fresh.storage.path,
+        let disabledOnly = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", fresh.storage.path,
                                                   "--uuid", baseUUID, "--json"])
         XCTAssertEqual(Self.results(try XCTUnwrap(try JSONValue.parse(Array(disabledOnly.output.utf8)).objectValue)),
                        [baseUUID: "copied"], disabledOnly.output)
@@ -229,7 +229,7 @@ final class MirrorTests: XCTestCase {
         try await up.publish(base, name: "big", file: file)
         let process = Process()
         process.executableURL = ServerProcess.executable
-        process.arguments = ["mirror", "--from", upstream.baseURL, "--storage", local.storage.path]
+        process.arguments = ["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", local.storage.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

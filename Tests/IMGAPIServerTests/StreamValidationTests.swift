@@ -117,4 +117,21 @@ final class StreamValidationTests: XCTestCase {
         expectRefused(try await upload("5a000000-0000-4000-8000-000000000005", Array(try Data(contentsOf: unrelated)),
                                        compression: "gzip", origin: otherOrigin), "but origin \(otherOrigin) is snapshot guid \(streams.s1)")
     }
+
+    /// Mirrors check what they copy the same way, against the upstream manifest's origin.
+    func testMirrorRefusesABrokenStreamAndCopiesAGoodOne() async throws {
+        let streams = try makeStreams()
+        let upstream = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try upstream.start()
+        defer { upstream.stop() }
+        let (good, broken) = ("5a000000-0000-4000-8000-000000000301", "5a000000-0000-4000-8000-000000000302")
+        try await TestClient(upstream).publish(good, name: "good", file: try compress(streams.full, "gzip -c"))
+        try await TestClient(upstream).publish(broken, name: "broken", file: try compress(Fixture.bytes(30_000), "gzip -c"))
+        let storage = work.appendingPathComponent("mirrored")
+        let run = try ServerProcess.run(["mirror", "--from", upstream.baseURL, "--storage", storage.path, "--json"])
+        XCTAssertEqual(run.status, 1, run.output)
+        let summary = try XCTUnwrap(try? JSONValue.parse(Array(run.output.utf8)).objectValue, run.output)
+        XCTAssertEqual(MirrorTests.results(summary), [good: "copied", broken: "failed"])
+        XCTAssertTrue(run.output.contains("not a valid ZFS send stream (after gzip decompression)"), run.output)
+    }
 }
