@@ -56,11 +56,8 @@ final class StoreCheckTests: XCTestCase {
     }
 
     func sqlite(_ server: ServerProcess, _ statement: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", server.storage.appendingPathComponent("catalog.sqlite").path, statement]
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, statement)
+        let result = try ChildProcess.run("/usr/bin/sqlite3", [server.storage.appendingPathComponent("catalog.sqlite").path, statement],
+                                          timeout: 60)
+        XCTAssertEqual(result.status, 0, "\(statement): \(result.output)")
     }
 }

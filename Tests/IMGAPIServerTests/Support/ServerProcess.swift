@@ -7,8 +7,7 @@ final class ServerProcess: @unchecked Sendable {
     let storage: URL
     let arguments: [String]
     private(set) var port = 0
-    private var process: Process?
-    private var output: Pipe?
+    private var process: ChildProcess?
     /// Every line the server wrote on standard output (its JSON request log).
     private(set) var logLines: [String] = []
     private let lock = NSLock()
@@ -52,41 +51,27 @@ final class ServerProcess: @unchecked Sendable {
     /// after `timeout` seconds; `environment` is added to this process's.
     static func run(_ arguments: [String], executable: URL = executable, environment: [String: String] = [:],
                     timeout: TimeInterval = 600) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [process] in
-            if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(executable.path, arguments,
+                             environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, timeout: timeout)
     }
 
     /// Starts the server and waits for its `listening` line.
     func start() throws {
-        let process = Process()
         let command = launcher + [Self.executable.path, "serve", "--storage", storage.path, "--port", "0"]
             + (validatesStreams ? [] : ["--no-validate-streams"]) + arguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.standardError
-        try process.run()
+        let fds = try ChildProcess.pipe()
+        let process: ChildProcess
+        do { process = try ChildProcess(command[0], Array(command.dropFirst()), stdout: fds[1], stderr: STDERR_FILENO) } catch {
+            close(fds[0]); close(fds[1])
+            throw error
+        }
+        close(fds[1])
         self.process = process
-        output = pipe
+        let output = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
         let started = Date()
         var buffer = Data()
         while Date().timeIntervalSince(started) < 30 {
-            let chunk = pipe.fileHandleForReading.availableData
+            let chunk = output.availableData
             if chunk.isEmpty { break }
             buffer.append(chunk)
             while let newline = buffer.firstIndex(of: 0x0A) {
@@ -95,12 +80,13 @@ final class ServerProcess: @unchecked Sendable {
                 record(line)
                 if line.contains("\"msg\":\"listening\""), let port = Self.port(in: line) {
                     self.port = port
-                    drain(pipe, pending: buffer)
+                    drain(output, pending: buffer)
                     return
                 }
             }
         }
-        process.terminate()
+        process.signal(SIGTERM)
+        process.wait()
         throw TestFailure("imgapid did not start: \(logLines.joined(separator: "\n"))")
     }
 
@@ -119,12 +105,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Keeps reading the log so the server never blocks on a full pipe.
-    private func drain(_ pipe: Pipe, pending: Data) {
+    private func drain(_ output: FileHandle, pending: Data) {
         let pendingText = String(decoding: pending, as: UTF8.self)
         Thread.detachNewThread { [weak self] in
             var rest = pendingText
             while true {
-                let data = pipe.fileHandleForReading.availableData
+                let data = output.availableData
                 if data.isEmpty { return }
                 rest += String(decoding: data, as: UTF8.self)
                 var lines = rest.components(separatedBy: "\n")
@@ -142,21 +128,20 @@ final class ServerProcess: @unchecked Sendable {
     /// SIGTERM, then wait for the process to exit.
     func stop() {
         guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        process.signal(SIGTERM)
+        process.wait()
     }
 
     /// Sends `signal` and returns at once.
     func signal(_ signal: Int32) {
-        guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, signal)
+        process?.signal(signal)
     }
 
     /// SIGKILL: a crash, with no chance to clean up.
     func kill() {
         guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
     }
 
     /// A new server process on the same storage (this one must be stopped), started.
@@ -171,7 +156,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// The running server's peak resident set size (`VmHWM` in /proc).
     var peakResidentBytes: Int? {
-        guard let pid = process?.processIdentifier,
+        guard let pid = process?.pid,
               let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
@@ -180,10 +165,7 @@ final class ServerProcess: @unchecked Sendable {
 
     var isRunning: Bool { process?.isRunning ?? false }
 
-    var terminationStatus: Int32? {
-        guard let process, !process.isRunning else { return nil }
-        return process.terminationStatus
-    }
+    var terminationStatus: Int32? { process?.terminationStatus }
 
     /// Files under the storage directory's `sub` folder, recursively.
     func files(under sub: String) -> [String] {

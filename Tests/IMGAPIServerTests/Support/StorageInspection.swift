@@ -4,19 +4,11 @@ import XCTest
 extension ServerProcess {
     /// Number of image rows in the real catalog file, read with the `sqlite3` tool.
     func catalogImageCount() throws -> Int {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-readonly", storage.appendingPathComponent("catalog.sqlite").path,
-                             "SELECT count(*) FROM image"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, let count = Int(text) else {
-            throw TestFailure("sqlite3 could not count images: \(text)")
-        }
+        let (status, output) = try ChildProcess.run("/usr/bin/sqlite3", [
+            "-readonly", storage.appendingPathComponent("catalog.sqlite").path, "SELECT count(*) FROM image",
+        ], timeout: 60)
+        let text = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0, let count = Int(text) else { throw TestFailure("sqlite3 could not count images: \(text)") }
         return count
     }
 

@@ -28,17 +28,8 @@ final class ZFSPool {
     /// Runs a shell command line; throws with its output when it fails.
     @discardableResult
     static func shell(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw TestFailure("`\(command)` failed: \(output)") }
+        let (status, output) = try ChildProcess.run("/bin/sh", ["-c", command], timeout: 300)
+        guard status == 0 else { throw TestFailure("`\(command)` failed: \(output)") }
         return output
     }
 
