@@ -163,10 +163,9 @@ extension Endpoints {
         }
         let image = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: false), mustOwn: true)
         try await repository.checkFileAcceptable(uuid)
-        let body = CheckedBody(base: call.request.body, validator: try streamValidator(for: image, compression: compression),
-                               verdict: .init())
+        let body = CheckedBody(base: call.request.body, validator: try streamValidator(for: image, compression: compression))
         let staged = try await receiveDiscardedOnStop(body, expectedSize: declaredSize)
-        if let facts = body.verdict.facts {
+        if let facts = body.facts {
             do { try await checkLineage(facts, of: image, datasetGUID: datasetGUID) } catch {
                 await repository.blobs.discard(staged)
                 throw error
@@ -174,7 +173,7 @@ extension Endpoints {
         }
         let stored = try await repository.addFile(
             uuid, staged: staged, compression: compression.rawValue, datasetGUID: datasetGUID,
-            expected: .init(sha1: sha1, sha256: sha256, size: declaredSize), stream: streamCheck(for: image, facts: body.verdict.facts))
+            expected: .init(sha1: sha1, sha256: sha256, size: declaredSize), stream: streamCheck(for: image, facts: body.facts))
         return .json(view(stored, call), etag: true)
     }
 

@@ -1,38 +1,78 @@
+import AsyncAlgorithms
+import Foundation
 import IMGAPI
 import ImageStore
 import NIOCore
 import ZFSStream
 
-/// An upload body passed through an image file check (`ImageFileValidator`) as it is read;
-/// at its end, the check's verdict: a refusal ends the body with its 422.
+/// An upload body passed through an image file check (`ImageFileValidator`) as it is read.
+/// The check runs in a task of its own, one chunk behind the reading (which digests and
+/// writes), so the two use two cores; a refusal ends the body with its 422 at the next
+/// chunk, and at the end the body waits for the check's verdict.
 struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
     let base: Base
-    let validator: ImageFileValidator?
-    let verdict: Verdict
+    let check: Check?
 
-    /// What the check found, once the body ended.
-    final class Verdict: @unchecked Sendable {
-        var facts: ImageFileValidator.Facts?
+    init(base: Base, validator: ImageFileValidator?) {
+        self.base = base
+        check = validator.map(Check.init)
+    }
+
+    /// The facts of a valid stream, once the body ended (nil when there was no check).
+    var facts: ImageFileValidator.Facts? { check?.facts }
+
+    /// The check's task and what it found.
+    final class Check: @unchecked Sendable {
+        private let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
+        private let lock = NSLock()
+        private var refusal: (any Error)?
+        private(set) var facts: ImageFileValidator.Facts?
+        private var task: Task<ImageFileValidator.Facts, any Error>?
+
+        init(_ validator: ImageFileValidator) {
+            let chunks = self.chunks
+            task = Task { [weak self] in
+                do {
+                    for try await chunk in chunks { try validator.update(chunk) }
+                    return try validator.finish()
+                } catch {
+                    self?.lock.withLock { self?.refusal = error }
+                    for try await _ in chunks {}  // the reader still hands chunks over until it sees the refusal
+                    throw error
+                }
+            }
+        }
+
+        deinit { chunks.finish() }
+
+        func pass(_ chunk: ByteBuffer) async throws {
+            if let refusal = lock.withLock({ refusal }) { throw refusal }
+            await chunks.send(chunk)
+        }
+
+        func finish() async throws {
+            chunks.finish()
+            facts = try await task?.value
+        }
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
-        let validator: ImageFileValidator?
-        let verdict: Verdict
+        let check: Check?
 
         mutating func next() async throws -> ByteBuffer? {
             guard let chunk = try await base.next() else {
-                verdict.facts = try validator?.finish()
+                try await check?.finish()
                 return nil
             }
-            try validator?.update(chunk)
+            try await check?.pass(chunk)
             return chunk
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), validator: validator, verdict: verdict)
+        AsyncIterator(base: base.makeAsyncIterator(), check: check)
     }
 }
 
