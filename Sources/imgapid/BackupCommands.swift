@@ -41,17 +41,12 @@ struct BackupCommand: AsyncParsableCommand {
     @Argument(help: "The new directory to write the backup to (must not exist or be empty).")
     var destination: String
 
-    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir is backed up.", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("Data directory to back up (default: the config's storageDir, else ./storage).", valueName: "dir"))
-    var storage: String?
+    @OptionGroup var location: StorageOptions
 
     @OptionGroup var output: StoreCopyOutput
 
     func run() async throws {
-        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
-        try await output.run(StoreCopy(from: storage ?? server.storage, to: destination))
+        try await output.run(StoreCopy(from: try location.resolved().storage, to: destination))
     }
 }
 
@@ -68,16 +63,11 @@ struct RestoreCommand: AsyncParsableCommand {
     @Argument(help: "The backup directory (made by imgapid backup).")
     var source: String
 
-    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir is restored to.", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("The new data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
-    var storage: String?
+    @OptionGroup var location: StorageOptions
 
     @OptionGroup var output: StoreCopyOutput
 
     func run() async throws {
-        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
-        try await output.run(StoreCopy(from: source, to: storage ?? server.storage))
+        try await output.run(StoreCopy(from: source, to: try location.resolved().storage))
     }
 }

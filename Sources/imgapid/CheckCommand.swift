@@ -21,11 +21,7 @@ struct CheckCommand: AsyncParsableCommand {
             Exit status: 0 when nothing is wrong (or all of it was repaired), 1 otherwise.
             """)
 
-    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir applies.", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("Data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
-    var storage: String?
+    @OptionGroup var location: StorageOptions
 
     @Flag(help: "Remove leftover files and quarantine missing or resized ones.")
     var repair = false
@@ -34,8 +30,7 @@ struct CheckCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
-        let directory = storage ?? server.storage
+        let directory = try location.resolved().storage
         guard FileManager.default.fileExists(atPath: directory + "/catalog.sqlite") else {
             throw ValidationError("\(directory) holds no catalog.sqlite: give the storage directory of an imgapid server")
         }

@@ -22,3 +22,21 @@ extension ServerConfiguration {
         return configuration
     }
 }
+
+/// `--config` and `--storage`, as the commands that work on a server's storage take them:
+/// the config file's settings (storageDir, channels, validateStreams), and the storage
+/// directory `--storage` names, else the config's.
+struct StorageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir (and channels, validateStreams) apply.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
+    var storage: String?
+
+    /// The server's configuration, with `storage` set to the directory to work on.
+    func resolved() throws -> ServerConfiguration {
+        var server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
+        if let storage { server.storage = storage }
+        return server
+    }
+}

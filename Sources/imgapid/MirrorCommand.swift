@@ -54,11 +54,7 @@ struct MirrorCommand: AsyncParsableCommand {
     @Option(name: .customLong("uuid"), help: ArgumentHelp("Only this image (repeatable).", valueName: "uuid"))
     var uuids: [String] = []
 
-    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir and channels apply.", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("Data directory of the local repository (default: the config's storageDir, else ./storage).", valueName: "dir"))
-    var storage: String?
+    @OptionGroup var location: StorageOptions
 
     @Option(help: ArgumentHelp("Images copied at the same time.", valueName: "n"))
     var concurrency = 2
@@ -93,11 +89,11 @@ struct MirrorCommand: AsyncParsableCommand {
         filter.since = since.flatMap { Timestamp.milliseconds(fromISO8601: $0) ?? Timestamp.milliseconds(fromISO8601: $0 + "T00:00:00Z") }
         filter.latest = latest
         filter.uuids = uuids
-        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
+        let server = try location.resolved()
         if let problem = ChannelPlacement.problem(local: server.channels, given: channel) {
             throw ValidationError("--channel \(channel ?? ""): \(problem)")
         }
-        let repository = try ImageRepository(storage: storage ?? server.storage, mode: nil, access: dryRun ? .readOnly : .write)
+        let repository = try ImageRepository(storage: server.storage, mode: nil, access: dryRun ? .readOnly : .write)
         let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
         var options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, localChannels: server.channels,
                                         concurrency: concurrency, dryRun: dryRun, prune: prune)

@@ -21,11 +21,7 @@ struct ScrubCommand: AsyncParsableCommand {
             Exit status: 0 when every file is good (or repaired), 1 when some file is quarantined.
             """)
 
-    @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir applies.", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("Data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
-    var storage: String?
+    @OptionGroup var location: StorageOptions
 
     @Option(help: ArgumentHelp("Read at most this many MB per second (default: as fast as the disk allows).", valueName: "MB/s"))
     var rate: Int?
@@ -42,8 +38,7 @@ struct ScrubCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
-        let repository = try ImageRepository(storage: storage ?? server.storage, mode: nil)
+        let repository = try ImageRepository(storage: try location.resolved().storage, mode: nil)
         let terminal = isatty(STDERR_FILENO) == 1 && !json
         let scrub = Scrub(repository: repository, bytesPerSecond: rate.map { Int64($0) * 1_000_000 }) { done, total, bytes in
             guard terminal else { return }
