@@ -143,44 +143,6 @@ public struct MirrorRun: Sendable {
         return outcomes
     }
 
-    /// Records the local channels of each image of `chain` (base first): its own, and those
-    /// of every image after it, which must be importable from each of its channels.
-    private func place(_ chain: [UpstreamImage], into placements: inout [String: [String]]) throws {
-        var needed: [String] = []
-        for image in chain.reversed() {
-            // An origin without a channel of its own here still goes where its children go.
-            let own = needed.isEmpty ? try placement.channels(of: image) : (try? placement.channels(of: image)) ?? []
-            guard let own else { return }
-            let channels = ChannelPlacement.unique(own + needed + (placements[image.uuid] ?? []))
-            placements[image.uuid] = channels
-            needed = channels
-        }
-    }
-
-    /// Brings an image mirrored earlier up to date with upstream: its mutable fields, state,
-    /// icon and channels, without fetching its file again.
-    private func refresh(_ local: StoredImage, from image: UpstreamImage, _ client: IMGAPIClient,
-                         _ importer: RemoteImport) async -> Outcome {
-        do {
-            let upstream = try importer.record(for: image, keepOwner: true)
-            let channels = (try? placement.channels(of: image)) ?? nil
-            let wantsIcon = image.manifest["icon"] == .bool(true)
-            let iconChanges = wantsIcon != (local.record["icon"] == .bool(true))
-            if options.dryRun {
-                let changed = iconChanges || ImageRepository.refreshed(local.record, from: upstream, channels: channels) != local.record
-                return outcome(image, client, changed ? .wouldUpdate : .present)
-            }
-            var icon = ImageRepository.IconRefresh.keep
-            if iconChanges {
-                icon = wantsIcon ? .set(try await retrying { try await importer.icon(of: image, from: client) }) : .remove
-            }
-            let changed = try await repository.refresh(image.uuid, from: upstream, channels: channels, icon: icon)
-            return outcome(image, client, changed ? .updated : .present)
-        } catch {
-            return outcome(image, client, .failed, error: "not refreshed: \((error as? IMGAPIError)?.message ?? "\(error)")")
-        }
-    }
-
     /// Copies `images` (origins before their children, as the chains list them),
     /// `concurrency` at a time, in waves: an image starts only after its origin (when this
     /// run copies it too, maybe from another chain) is stored, and fails without a try when
@@ -279,7 +241,7 @@ public struct MirrorRun: Sendable {
         image.record["published_at"]?.stringValue.flatMap(Timestamp.milliseconds(fromISO8601:)) ?? 0
     }
 
-    private func outcome(_ image: UpstreamImage, _ client: IMGAPIClient, _ result: Outcome.Result, bytes: Int64 = 0,
+    func outcome(_ image: UpstreamImage, _ client: IMGAPIClient, _ result: Outcome.Result, bytes: Int64 = 0,
                          error: String? = nil) -> Outcome {
         Outcome(uuid: image.uuid, name: image.manifest["name"]?.stringValue ?? "", version: image.manifest["version"]?.stringValue ?? "",
                 source: sourceKey(client), result: result, bytes: bytes, error: error)
