@@ -89,18 +89,19 @@ extension Endpoints {
     /// is sent, and a newly found one quarantined.
     private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> (ReadFileHandle, BlobStore.FileIdentity?) {
         let path = repository.blobs.path(forSHA256: file.sha256)
-        if let problem = try await repository.catalog.quarantineProblem(file.sha256) {
-            throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
-        }
         let handle: ReadFileHandle
         do {
             handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
         } catch {
+            // A quarantined file is no longer in blobs/: only a failed open needs to ask why.
+            if let problem = try await repository.catalog.quarantineProblem(file.sha256) {
+                throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
+            }
             try await quarantine(file, of: uuid, path: path, "the stored file is missing", ifStill: nil)
             throw ImageRepository.quarantinedFile(of: uuid, problem: "the stored file is missing")
         }
         let info = try? await handle.info()
-        let identity = info?.platformSpecificStatus.map { BlobStore.FileIdentity(device: UInt64($0.st_dev), inode: UInt64($0.st_ino)) }
+        let identity = info.flatMap(BlobStore.FileIdentity.init)
         guard let size = info?.size, size == file.size else {
             try? await handle.close()
             let problem = "the stored file is \(info.map { "\($0.size) bytes" } ?? "unreadable") but should be \(file.size) bytes"

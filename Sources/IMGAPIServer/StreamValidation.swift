@@ -98,7 +98,7 @@ extension Endpoints {
     func checkLineage(_ facts: ImageFileValidator.Facts, of image: StoredImage, datasetGUID: String?) async throws {
         let origin = image.record["origin"]?.stringValue
         var originGUID: String?
-        if let origin { originGUID = try await repository.catalog.image(origin)?.files.first?.snapshotGUID }
+        if let origin { originGUID = try await repository.catalog.snapshotGUID(of: origin) }
         try facts.checkLineage(image: image.uuid, origin: origin, originGUID: originGUID, datasetGUID: datasetGUID)
     }
 }

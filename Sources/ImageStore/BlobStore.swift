@@ -126,6 +126,12 @@ public struct BlobStore: Sendable {
             self.inode = inode
         }
 
+        /// The file an open handle's `info()` describes.
+        public init?(_ info: FileInfo) {
+            guard let status = info.platformSpecificStatus else { return nil }
+            self.init(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        }
+
         static func of(_ path: String) -> FileIdentity? {
             var status = stat()
             guard stat(path, &status) == 0 else { return nil }

@@ -69,6 +69,14 @@ public struct ImageFile: Sendable, Equatable {
     }
 }
 
+extension Catalog {
+    /// The snapshot guid the file of image `uuid` makes, when the image is here and it is known:
+    /// where its children's incremental streams must start.
+    public func snapshotGUID(of uuid: String) async throws -> String? {
+        try await image(uuid)?.files.first?.snapshotGUID
+    }
+}
+
 extension JSONObject {
     /// The image's files as the store recorded them.
     public var imageFiles: [ImageFile] {

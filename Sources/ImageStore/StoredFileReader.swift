@@ -20,7 +20,7 @@ enum StoredFileReader {
         var identity: BlobStore.FileIdentity?
         do {
             let info = try await handle.info()
-            identity = info.platformSpecificStatus.map { BlobStore.FileIdentity(device: UInt64($0.st_dev), inode: UInt64($0.st_ino)) }
+            identity = BlobStore.FileIdentity(info)
             guard info.size == expectedSize else {
                 try await handle.close()
                 return .wrongSize(info.size, identity)

@@ -137,7 +137,7 @@ public struct RemoteImport: Sendable {
         let compression = ImageCompression(rawValue: image.compression ?? "none") ?? .none
         let facts = try await ImageFileValidator.check(fileAt: staged.path, compression: compression)
         var originGUID: String?
-        if let origin = image.origin { originGUID = try await repository.catalog.image(origin)?.files.first?.snapshotGUID }
+        if let origin = image.origin { originGUID = try await repository.catalog.snapshotGUID(of: origin) }
         try facts.checkLineage(image: image.uuid, origin: image.origin, originGUID: originGUID, datasetGUID: image.datasetGUID)
         return ImageFile.StreamCheck(validated: true, toGUID: facts.toGUID)
     }
