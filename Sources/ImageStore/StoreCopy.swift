@@ -14,7 +14,8 @@ public struct StoreCopy: Sendable {
         public var images = 0
         public var files = 0
         public var bytes: Int64 = 0
-        /// Images deleted from the source while the copy ran: their file was gone, so the copy drops them too.
+        /// Images deleted from the source while the copy ran: their file and their record were
+        /// gone, so the copy drops them too. (An image whose file is damaged is kept, its file quarantined.)
         public var dropped: [String] = []
         /// Files that failed verification: quarantined in the copy, with their problem.
         public var bad: [(sha256: String, problem: String)] = []
@@ -50,7 +51,7 @@ public struct StoreCopy: Sendable {
         let copy = try ImageRepository(storage: destination, mode: nil)
         var report = Report()
         let from = try BlobStore(root: source, creating: false)
-        var gone = Set<String>()
+        var unreadable: [(file: ImageFile, problem: String, staged: String?)] = []
         for file in try await copy.catalog.storedFiles() {
             if try await copy.catalog.quarantineProblem(file.sha256) != nil {
                 try? FileManager.default.createDirectory(atPath: copy.blobs.quarantineDirectory, withIntermediateDirectories: true)
@@ -58,14 +59,10 @@ public struct StoreCopy: Sendable {
                 continue
             }
             let staged = copy.blobs.uploadsDirectory + "/" + file.sha256
-            guard (try? place(from.path(forSHA256: file.sha256), at: staged)) != nil else {
-                gone.insert(file.sha256)
-                continue
-            }
-            let outcome = try await StoredFileReader.digest(staged, expectedSize: file.size)
+            let placed = (try? place(from.path(forSHA256: file.sha256), at: staged)) != nil
+            let outcome = placed ? try await StoredFileReader.digest(staged, expectedSize: file.size) : .missing
             guard case .read(let digests, _) = outcome else {
-                unlink(staged)
-                gone.insert(file.sha256)
+                unreadable.append((file, StoredFileReader.problem(outcome, for: file)?.problem ?? "unreadable", placed ? staged : nil))
                 continue
             }
             _ = try copy.blobs.install(StagedBlob(path: staged, digests: digests))
@@ -74,6 +71,19 @@ public struct StoreCopy: Sendable {
             if let (problem, identity) = StoredFileReader.problem(outcome, for: file) {
                 try await copy.quarantine(file.sha256, problem: problem, ifStill: identity ?? BlobStore.FileIdentity.of(copy.blobs.path(forSHA256: file.sha256)))
                 report.bad.append((file.sha256, problem))
+            }
+        }
+        // A file that could not be read was deleted with its images after the catalog was
+        // copied, or it is damaged: asked now, the source says which.
+        let stillUsed = unreadable.isEmpty ? [] : try await Catalog(readingAt: sourceCatalog).referencedBlobs()
+        var gone = Set<String>()
+        for entry in unreadable {
+            if stillUsed.contains(entry.file.sha256) {
+                try await keepQuarantined(entry.file.sha256, problem: entry.problem, staged: entry.staged, in: copy)
+                report.bad.append((entry.file.sha256, entry.problem))
+            } else {
+                if let staged = entry.staged { unlink(staged) }
+                gone.insert(entry.file.sha256)
             }
         }
         report.dropped = try await dropImages(using: gone, in: copy)
@@ -87,6 +97,18 @@ public struct StoreCopy: Sendable {
         if link(path, target) == 0 { return }
         guard errno == EXDEV || errno == EPERM || errno == EMLINK else { throw POSIXErrorText.current("link \(path)") }
         try FileManager.default.copyItem(atPath: path, toPath: target)
+    }
+
+    /// Records in the copy that the file `sha256` is damaged, keeping its images; the damaged
+    /// bytes, when they could be placed at `staged`, go to the copy's quarantine folder.
+    private func keepQuarantined(_ sha256: String, problem: String, staged: String?, in copy: ImageRepository) async throws {
+        if let staged {
+            try FileManager.default.createDirectory(atPath: copy.blobs.quarantineDirectory, withIntermediateDirectories: true)
+            guard rename(staged, copy.blobs.quarantineDirectory + "/" + sha256) == 0 else {
+                throw POSIXErrorText.current("move a damaged file to the copy's quarantine")
+            }
+        }
+        try await copy.catalog.exclusive { catalog in try catalog.quarantine(sha256, problem: problem) }
     }
 
     /// Deletes from the copy the images whose file vanished from the source meanwhile

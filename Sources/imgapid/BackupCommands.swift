@@ -33,7 +33,8 @@ struct BackupCommand: AsyncParsableCommand {
             goes on serving and accepting publishes), then the file of every image in it, hard \
             linked when DEST is on the same file system (instant, but the blocks are shared: \
             back up to another disk to survive its loss), else copied; each file is hashed \
-            against the catalog first. Images deleted while the copy runs are left out. Keys \
+            against the catalog first. Images deleted while the copy runs are left out; an image \
+            whose file is damaged or missing is kept, its file quarantined in the copy. Keys \
             come along. `imgapid restore` puts a backup back.
             Exit status: 0 when every file verified, 1 when some did not (they are quarantined in the copy).
             """)

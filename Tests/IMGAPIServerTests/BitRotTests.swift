@@ -104,4 +104,31 @@ final class BitRotTests: XCTestCase {
         let download = try await TestClient(scrubbing).get("/images/\(uuids[0])/file")
         XCTAssertEqual(download.status, 503)
     }
+
+    /// A backup of a store with damaged files keeps every image: the damaged files are
+    /// quarantined in the copy, and only images deleted meanwhile would be dropped.
+    func testBackupKeepsImagesWhoseFileIsDamagedQuarantined() async throws {
+        try rot()
+        let backup = try ServerProcess.temporaryDirectory().appendingPathComponent("backup")
+        defer { try? FileManager.default.removeItem(at: backup.deletingLastPathComponent()) }
+        let made = try ServerProcess.run(["backup", backup.path, "--storage", server.storage.path, "--json"])
+        XCTAssertEqual(made.status, 1, "damaged files make the exit status 1: \(made.output)")
+        let report = try XCTUnwrap(try? JSONValue.parse(Array(made.output.utf8)).objectValue, made.output)
+        XCTAssertEqual(report["images"], .number(4), made.output)
+        XCTAssertEqual(report["dropped"], .array([]), made.output)
+        let bad = (report["bad"]?.arrayValue ?? []).compactMap { $0.objectValue?["sha256"]?.stringValue }
+        XCTAssertEqual(Set(bad), Set(files.prefix(3).map(Fixture.sha256)), made.output)
+
+        let restored = try ServerProcess(["--trust-network", "127.0.0.1/32"], storage: backup)
+        try restored.start()
+        defer { restored.stop() }
+        let client = TestClient(restored)
+        for index in 0..<3 {
+            let download = try await client.get("/images/\(uuids[index])/file")
+            XCTAssertEqual(download.status, 503, "file \(index): \(download.text)")
+            XCTAssertTrue(download.text.contains("quarantined"), download.text)
+        }
+        let good = try await client.get("/images/\(uuids[3])/file")
+        XCTAssertEqual(good.body, files[3])
+    }
 }
