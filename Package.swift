@@ -79,6 +79,7 @@ let package = Package(
         ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
+        .testTarget(name: "ZFSStreamTests", dependencies: ["ZFSStream"]),
         .testTarget(name: "ImageStoreTests", dependencies: [
             "ImageStore", "IMGAPI", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -5,6 +5,10 @@ import ImageStore
 import NIOCore
 import ZFSStream
 
+/// Chunks an upload's check may fall behind its reading by (each at most one read's worth):
+/// enough that neither side waits for the other on every chunk.
+private let checkQueue = 16
+
 /// An upload body passed through an image file check (`ImageFileValidator`) as it is read.
 /// The check runs in a task of its own, one chunk behind the reading (which digests and
 /// writes), so the two use two cores; a refusal ends the body with its 422 at the next
@@ -34,7 +38,7 @@ struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
             let chunks = self.chunks
             task = Task { [weak self] in
                 do {
-                    for try await chunk in chunks { try validator.update(chunk) }
+                    for try await chunk in chunks.buffer(policy: .bounded(checkQueue)) { try validator.update(chunk) }
                     return try validator.finish()
                 } catch {
                     self?.lock.withLock { self?.refusal = error }

@@ -180,28 +180,33 @@ struct SendStreamParser {
 /// ZFS's Fletcher-4 over little-endian 32-bit words, fed in pieces of any length.
 struct Fletcher4 {
     private var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
-    /// Up to 3 bytes of a word not yet complete.
-    private var carry: [UInt8] = []
+    /// The bytes of a word not yet complete (`carried` of them, lowest first).
+    private var carry: UInt32 = 0
+    private var carried = 0
 
     var value: [UInt64] { [a, b, c, d] }
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var rest = bytes[...]
-        if !carry.isEmpty {
-            let take = min(4 - carry.count, rest.count)
-            carry += rest.prefix(take)
-            rest = rest.dropFirst(take)
-            guard carry.count == 4 else { return }
-            carry.withUnsafeBytes { add($0.loadUnaligned(as: UInt32.self).littleEndian) }
-            carry.removeAll()
+        guard var base = bytes.baseAddress else { return }
+        var count = bytes.count
+        while carried > 0, count > 0 {
+            carry |= UInt32(base.load(as: UInt8.self)) << (8 * carried)
+            base += 1
+            count -= 1
+            carried = (carried + 1) % 4
+            if carried == 0 {
+                add(carry)
+                carry = 0
+            }
         }
-        let words = rest.count / 4
-        let start = rest.startIndex
-        let base = bytes.baseAddress! + start
+        let words = count / 4
         for index in 0..<words {
             add(base.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self).littleEndian)
         }
-        carry += rest.suffix(rest.count - words * 4)
+        for index in words * 4..<count {
+            carry |= UInt32(base.load(fromByteOffset: index, as: UInt8.self)) << (8 * carried)
+            carried += 1
+        }
     }
 
     @inline(__always)
