@@ -7,7 +7,8 @@ import NIOHTTPTypes
 /// works on the connection, below Hummingbird, so that in-memory answers keep their single
 /// batched write. It sits nearest the socket, so it also logs `ConnectionGuard`'s refusals.
 /// The responder (or the guard) passes a failure's description in the response header
-/// `imgapid-log-error`, which this handler removes before the head goes out.
+/// `imgapid-log-error`, which this handler removes before the head goes out. The same
+/// moments feed the request metrics (`ServerMetrics`).
 final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -19,15 +20,29 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let method: String
         let url: String
         let started: ContinuousClock.Instant
+        /// Its `route` label in the metrics.
+        let route: String
+        /// An image file upload, counted in flight until its response ends.
+        let isUpload: Bool
     }
 
-    /// A response being written; logged once, when it ends or the connection does.
+    /// A response being written; logged and counted once, when it ends or the connection does.
     private final class Line {
         private let entry: RequestLog.Entry
+        private let request: Request
+        private let metrics: ServerMetrics
+        /// A file download, counted in flight until it ends.
+        private let isDownload: Bool
         private var bytes = 0
         private var logged = false
 
-        init(_ entry: RequestLog.Entry) { self.entry = entry }
+        init(_ entry: RequestLog.Entry, _ request: Request, metrics: ServerMetrics) {
+            self.entry = entry
+            self.request = request
+            self.metrics = metrics
+            isDownload = request.method == "GET" && request.route == "/images/:uuid/file" && entry.status < 300
+            if isDownload { metrics.downloadsInFlight.increment() }
+        }
 
         func add(_ count: Int) { bytes += count }
 
@@ -35,7 +50,21 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard !logged else { return }
             logged = true
             RequestLog.write(entry, bytes: bytes, complete: complete)
+            AccessLogHandler.count(request, status: entry.status, bytes: bytes, metrics: metrics)
+            if isDownload { metrics.downloadsInFlight.decrement() }
         }
+    }
+
+    private let metrics: ServerMetrics
+
+    init(metrics: ServerMetrics) {
+        self.metrics = metrics
+    }
+
+    private static func count(_ request: Request, status: Int, bytes: Int, metrics: ServerMetrics) {
+        metrics.requestFinished(route: request.route, method: request.method, status: status,
+                                duration: request.started.duration(to: .now), bytes: bytes)
+        if request.isUpload { metrics.uploadsInFlight.decrement() }
     }
 
     /// Requests in arrival order; HTTP/1.1 answers them in the same order.
@@ -43,8 +72,18 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var current: Line?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head(let request) = unwrapInboundIn(data) {
-            waiting.append(Request(method: request.method.rawValue, url: request.path ?? "", started: .now))
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            let url = head.path ?? ""
+            let route = ServerMetrics.route(of: String(url.prefix { $0 != "?" }))
+            let request = Request(method: head.method.rawValue, url: url, started: .now, route: route,
+                                  isUpload: head.method == .put && route == "/images/:uuid/file")
+            if request.isUpload { metrics.uploadsInFlight.increment() }
+            waiting.append(request)
+        case .body(let buffer):
+            metrics.receivedBytes.increment(by: Int64(buffer.readableBytes))
+        case .end:
+            break
         }
         context.fireChannelRead(data)
     }
@@ -58,7 +97,7 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
             current = Line(RequestLog.Entry(
                 requestID: head.headerFields[.xRequestID] ?? "-", method: request.method, url: request.url,
                 status: head.status.code, started: request.started,
-                remote: context.channel.remoteAddress?.ipAddress, error: error))
+                remote: context.channel.remoteAddress?.ipAddress, error: error), request, metrics: metrics)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .body(let buffer):
             guard let line = current else { return context.write(data, promise: promise) }
@@ -89,6 +128,7 @@ final class AccessLogHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                    started: request.started, remote: context.channel.remoteAddress?.ipAddress,
                                    error: "the connection ended before a response was written"),
                              bytes: 0, complete: false)
+            Self.count(request, status: 0, bytes: 0, metrics: metrics)
         }
         waiting.removeAll()
         context.fireChannelInactive()

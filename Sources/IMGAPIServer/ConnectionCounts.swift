@@ -27,6 +27,9 @@ final class ConnectionCounts: Sendable {
         self.maxRefusing = maxRefusing
     }
 
+    /// Connections admitted and still open.
+    var open: Int { state.withLock { $0.total } }
+
     /// Counts a new connection from `address`: admitted unless a cap is reached.
     func admit(_ address: String) -> Admission {
         state.withLock { state in

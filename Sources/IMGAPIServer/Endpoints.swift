@@ -11,6 +11,8 @@ struct Endpoints: Sendable {
     let remoteImport: RemoteImport
     let jobs: ImportJobs
     let listingCache: ListingCache
+    let metrics: ServerMetrics
+    let writeProbe = CatalogWriteProbe()
 
     var mode: ServerMode { configuration.mode }
 

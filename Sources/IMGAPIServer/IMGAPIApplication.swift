@@ -38,18 +38,22 @@ public enum IMGAPIApplication {
         if configuration.auth == .none {
             ServerLog.event("WARNING: --auth none: anyone who can reach this server can publish and delete images; use it for development only")
         }
+        let cap = OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles)
+        let counts = ConnectionCounts(maxTotal: cap, maxPerAddress: configuration.maxConnectionsPerAddress,
+                                      maxRefusing: min(64, cap))
+        let metrics = ServerMetrics(connections: counts)
         let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"),
                                     configured: configuration.authKeys)
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),
             remoteImport: RemoteImport(repository: repository, validateStreams: configuration.validateStreams), jobs: ImportJobs(),
-            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes))
+            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes), metrics: metrics)
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         let scrubs: [any Service] = configuration.scrubInterval == 0 ? [] : [
             ScrubScheduler(repository: repository, interval: .seconds(configuration.scrubInterval),
-                           bytesPerSecond: Int64(configuration.scrubRate) * 1_000_000),
+                           bytesPerSecond: Int64(configuration.scrubRate) * 1_000_000, status: metrics.scrub),
         ]
         let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
             MirrorScheduler(mirrors: configuration.mirrors.map { mirror in
@@ -57,11 +61,8 @@ public enum IMGAPIApplication {
                 placed.options.localChannels = configuration.channels
                 placed.options.validateStreams = configuration.validateStreams
                 return placed
-            }, repository: repository),
+            }, repository: repository, metrics: metrics),
         ]
-        let cap = OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles)
-        let counts = ConnectionCounts(maxTotal: cap, maxPerAddress: configuration.maxConnectionsPerAddress,
-                                      maxRefusing: min(64, cap))
         let timeouts = ConnectionGuard.Timeouts(
             head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
             bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),
@@ -69,11 +70,11 @@ public enum IMGAPIApplication {
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
             server: .http1(configuration: .init(additionalChannelHandlers: [
-                AccessLogHandler(), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
+                AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
                 CloseAfterResponseHandler(),
             ])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: mirrors + scrubs,
+            services: mirrors + scrubs + metricsListener(configuration.metricsAddress, endpoints: endpoints, timeouts: timeouts, logger: logger),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 ServerLog.event("listening", [
@@ -85,5 +86,24 @@ public enum IMGAPIApplication {
                 await onListening(port)
             },
             logger: logger)
+    }
+
+    /// The listener of its own that serves only `/metrics`, when `metricsAddress` is set.
+    private static func metricsListener(_ address: ListenAddress?, endpoints: Endpoints, timeouts: ConnectionGuard.Timeouts,
+                                        logger: Logger) -> [any Service] {
+        guard let address else { return [] }
+        let router = Router()
+        router.get("/metrics") { _, _ in try await endpoints.metricsExposition() }
+        let counts = ConnectionCounts(maxTotal: 64, maxPerAddress: 16, maxRefusing: 16)
+        return [Application(
+            router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(timeouts: timeouts, counts: counts)])),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            onServerRunning: { channel in
+                ServerLog.event("metrics listening", [
+                    ("address", .string(address.host)), ("port", .number(Double(channel.localAddress?.port ?? address.port))),
+                ])
+            },
+            logger: logger)]
     }
 }

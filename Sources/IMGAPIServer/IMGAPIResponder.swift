@@ -72,6 +72,12 @@ struct IMGAPIResponder: HTTPResponder {
         case (.imageFile(let uuid), .put): return try await endpoints.addImageFile(uuid, call)
         case (.imageFile(let uuid), _): return try await endpoints.getImageFile(uuid, call)
         case (.job(let uuid), _): return try await endpoints.getJob(uuid)
+        case (.metrics, _):
+            guard endpoints.configuration.metricsAddress == nil else {
+                throw IMGAPIError.resourceNotFound("/metrics is served on a listener of its own here (metricsAddress)")
+            }
+            return try await endpoints.metricsExposition()
+        case (.ready, _): return await endpoints.readiness()
         case (.imageAcl(let uuid), _): return try await endpoints.changeAcl(uuid, call)
         case (.imageIcon(let uuid), .put): return try await endpoints.addImageIcon(uuid, call)
         case (.imageIcon(let uuid), .delete): return try await endpoints.deleteImageIcon(uuid, call)

@@ -129,9 +129,21 @@ extension Endpoints {
     /// `PUT /images/:uuid/file` (AddImageFile): the body is streamed to disk and digested in one
     /// pass, never parsed (stock imgadm labels it `application/json`). Size and checksums are
     /// verified before the file enters the store; nothing changes when they do not match.
-    /// With `source=URL` the file is pulled from that IMGAPI server instead.
+    /// With `source=URL` the file is pulled from that IMGAPI server instead. Counted in the
+    /// `imgapi_publishes_total` metric once authorized.
     func addImageFile(_ uuid: String, _ call: Call) async throws -> Response {
         try authenticator.authorizeWrite(call)
+        do {
+            let response = try await receiveImageFile(uuid, call)
+            metrics.published(true)
+            return response
+        } catch {
+            metrics.published(false)
+            throw error
+        }
+    }
+
+    private func receiveImageFile(_ uuid: String, _ call: Call) async throws -> Response {
         if let source = try sourceClient(call) {
             _ = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: false), mustOwn: true)
             try await repository.checkFileAcceptable(uuid)

@@ -13,6 +13,8 @@ final class LogSink: @unchecked Sendable {
     private var pending: [String] = []
     private var pendingBytes = 0
     private var dropped = 0
+    /// Lines dropped since start, for metrics.
+    private var droppedInAll = 0
     private var descriptor: Int32
     /// The log file, when lines go to one rather than to standard output.
     private var path: String?
@@ -35,11 +37,19 @@ final class LogSink: @unchecked Sendable {
         defer { condition.unlock() }
         guard pendingBytes + line.utf8.count <= capacity else {
             dropped += 1
+            droppedInAll += 1
             return
         }
         pending.append(line)
         pendingBytes += line.utf8.count
         condition.signal()
+    }
+
+    /// Lines dropped since start.
+    var droppedLines: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return droppedInAll
     }
 
     /// Sends lines to the file at `path` (appended to, created if missing) instead, and opens
@@ -94,6 +104,7 @@ final class LogSink: @unchecked Sendable {
             if !writeAll(Array(text.utf8), to: fd) {
                 condition.lock()
                 dropped += droppedBefore + batch.count
+                droppedInAll += batch.count
                 condition.unlock()
             }
         }

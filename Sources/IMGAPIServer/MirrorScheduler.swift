@@ -5,10 +5,11 @@ import ServiceLifecycle
 
 /// Runs the configured mirrors in the background of `imgapid serve`, one at a time, each
 /// when its interval has passed since its last run (the first runs at start), and logs
-/// what each run did. Stops with the server.
+/// what each run did (and counts it in `metrics`). Stops with the server.
 struct MirrorScheduler: Service {
     let mirrors: [ScheduledMirror]
     let repository: ImageRepository
+    let metrics: ServerMetrics
 
     func run() async throws {
         // A run under way when the server stops is cancelled; its partial download is kept.
@@ -21,6 +22,7 @@ struct MirrorScheduler: Service {
         while !Task.isCancelled {
             for (index, mirror) in mirrors.enumerated() where due[index] <= clock.now && !Task.isCancelled {
                 let report = await MirrorRun(repository: repository, options: mirror.options).run()
+                metrics.mirrored(report)
                 log(report, mirror)
                 due[index] = clock.now + mirror.interval
             }

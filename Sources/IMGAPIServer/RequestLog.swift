@@ -44,6 +44,9 @@ public enum ServerLog {
         try sink.useFile(path)
     }
 
+    /// Lines dropped since start because the log output was blocked or failing.
+    static var droppedLines: Int { sink.droppedLines }
+
     public static func line(_ object: JSONObject) {
         sink.write(object.compact() + "\n")
     }

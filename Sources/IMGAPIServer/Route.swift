@@ -13,6 +13,10 @@ enum Route: Equatable {
     case imageIcon(String)
     /// `/jobs/:uuid`: remote import jobs (ours).
     case job(String)
+    /// Prometheus metrics (ours), when not on a listener of their own.
+    case metrics
+    /// Readiness for load balancers (ours).
+    case ready
 
     init?(path: String) {
         var path = Substring(path)
@@ -24,6 +28,8 @@ enum Route: Equatable {
         case 1 where parts[0] == "ping": self = .ping
         case 1 where parts[0] == "channels": self = .channels
         case 1 where parts[0] == "images": self = .images
+        case 1 where parts[0] == "metrics": self = .metrics
+        case 1 where parts[0] == "ready": self = .ready
         case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
         case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(parts[1])
         case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
@@ -35,12 +41,28 @@ enum Route: Equatable {
 
     var allowedMethods: [HTTPRequest.Method] {
         switch self {
-        case .ping, .channels, .job: return [.get, .head]
+        case .ping, .channels, .job, .metrics, .ready: return [.get, .head]
         case .images: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]
         case .imageAcl: return [.post]
         case .imageIcon: return [.get, .head, .put, .delete]
+        }
+    }
+
+    /// The path pattern, as the `route` label of metrics.
+    var metricLabel: String {
+        switch self {
+        case .ping: return "/ping"
+        case .channels: return "/channels"
+        case .images: return "/images"
+        case .image: return "/images/:uuid"
+        case .imageFile: return "/images/:uuid/file"
+        case .imageAcl: return "/images/:uuid/acl"
+        case .imageIcon: return "/images/:uuid/icon"
+        case .job: return "/jobs/:uuid"
+        case .metrics: return "/metrics"
+        case .ready: return "/ready"
         }
     }
 }

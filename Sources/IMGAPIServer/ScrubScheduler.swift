@@ -6,11 +6,13 @@ import ServiceLifecycle
 /// Scrubs every stored file in the background of `imgapid serve`, `interval` after the last
 /// scrub ended (kept in the catalog, so restarts do not postpone it; a new store counts from
 /// its first start), one file at a time at most `bytesPerSecond` (config keys
-/// `scrubInterval`, `scrubRate`), and logs the result. Requests go on meanwhile.
+/// `scrubInterval`, `scrubRate`), and logs the result and reports it to `status` (for
+/// `/ready` and `/metrics`). Requests go on meanwhile.
 struct ScrubScheduler: Service {
     let repository: ImageRepository
     let interval: Duration
     let bytesPerSecond: Int64
+    let status: ScrubStatus
 
     static let lastScrubKey = "last_scrub_ms"
 
@@ -20,11 +22,17 @@ struct ScrubScheduler: Service {
                 var last = try await lastScrub()
                 while !Task.isCancelled {
                     try await Task.sleep(until: last + interval)
+                    status.started()
                     do {
-                        log(try await Scrub(repository: repository, bytesPerSecond: bytesPerSecond).run())
+                        let report = try await Scrub(repository: repository, bytesPerSecond: bytesPerSecond) { [status] in
+                            status.advanced(done: $0, total: $1, bytes: $2)
+                        }.run()
+                        status.ended(report)
+                        log(report)
                     } catch is CancellationError {
                         return
                     } catch {
+                        status.ended(nil)
                         ServerLog.event("scrub failed", [("level", .string("error")), ("error", .string("\(error)"))])
                     }
                     last = .now
@@ -44,6 +52,7 @@ struct ScrubScheduler: Service {
             try await record(Date())
             return .now
         }
+        status.restore(lastEnded: Date(timeIntervalSince1970: Double(ms) / 1000))
         let age = Date().timeIntervalSince1970 * 1000 - Double(ms)
         return .now - .milliseconds(Int64(max(0, age)))
     }

@@ -23,6 +23,7 @@ extension ServerConfiguration {
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
         case scrubInterval, scrubRate, validateStreams
+        case metricsAddress, readyMinFreeMB
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -101,6 +102,12 @@ extension ServerConfiguration {
         case .validateStreams: validateStreams = try boolean()
         case .scrubInterval: scrubInterval = try integer(0...366 * 86_400)
         case .scrubRate: scrubRate = try integer(1...100_000)
+        case .readyMinFreeMB: readyMinFreeMB = try integer(0...1_000_000_000)
+        case .metricsAddress:
+            guard let address = ListenAddress(try string()) else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be HOST:PORT, such as \"127.0.0.1:9100\" or \"[::1]:9100\"")
+            }
+            metricsAddress = address
         case .channels: channels = try Self.channels(value)
         case .authKeys: authKeys = try Self.authKeys(value)
         case .databaseType:
@@ -197,6 +204,7 @@ extension ServerConfiguration {
             (FileKey.validateStreams.rawValue, .bool(validateStreams)),
             (FileKey.scrubInterval.rawValue, .number(Double(scrubInterval))),
             (FileKey.scrubRate.rawValue, .number(Double(scrubRate))),
+            (FileKey.readyMinFreeMB.rawValue, .number(Double(readyMinFreeMB))),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }
@@ -206,6 +214,7 @@ extension ServerConfiguration {
     private var optionalFileEntries: [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = []
         if let logFile { entries.append((FileKey.logFile.rawValue, .string(logFile))) }
+        if let metricsAddress { entries.append((FileKey.metricsAddress.rawValue, .string(metricsAddress.description))) }
         if !channels.isEmpty { entries.append((FileKey.channels.rawValue, .array(channels.map(\.json)))) }
         if !authKeys.isEmpty {
             let users = authKeys.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .string($0.openSSHLine) })) }

@@ -51,6 +51,10 @@ public struct ServerConfiguration: Sendable {
     public var scrubInterval = 7 * 86_400
     /// Most MB per second a background scrub reads (`scrubRate`).
     public var scrubRate = 50
+    /// Where `/metrics` is served instead of the main listener (`metricsAddress`, HOST:PORT).
+    public var metricsAddress: ListenAddress?
+    /// `/ready` answers 503 when the storage has fewer MB free (`readyMinFreeMB`).
+    public var readyMinFreeMB = 1024
     /// File the log goes to instead of standard output, reopened on SIGHUP (`logFile`).
     public var logFile: String?
     /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).

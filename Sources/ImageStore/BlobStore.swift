@@ -116,6 +116,15 @@ public struct BlobStore: Sendable {
         return !existed
     }
 
+    /// Bytes free to an unprivileged writer on the storage file system; nil when it cannot
+    /// be read. One statvfs(2): cheap, but a system call.
+    public func freeBytes() -> Int64? {
+        var info = statvfs()
+        guard statvfs(root, &info) == 0 else { return nil }
+        let (bytes, overflow) = Int64(info.f_bavail).multipliedReportingOverflow(by: Int64(info.f_frsize))
+        return overflow ? Int64.max : bytes
+    }
+
     /// Which file a path is (device and inode): a file replaced meanwhile is another one.
     public struct FileIdentity: Sendable, Equatable {
         let device: UInt64

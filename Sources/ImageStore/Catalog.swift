@@ -127,6 +127,29 @@ public final class Catalog: Sendable {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image") ?? 0 }
     }
 
+    /// What the catalog holds, in numbers (for metrics).
+    public struct Census: Sendable {
+        /// Images by `state`.
+        public var imagesByState: [String: Int]
+        /// Bytes of the distinct files the images use.
+        public var storedBytes: Int64
+        public var quarantinedFiles: Int
+    }
+
+    public func census() async throws -> Census {
+        try await pool.read { db in
+            let states = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM image GROUP BY state")
+            let bytes = try Int64.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(size), 0) FROM (
+                  SELECT MAX(json_extract(f.value, '$.size')) AS size FROM image, json_each(image.record, '$.files') AS f
+                  WHERE json_valid(image.record) GROUP BY json_extract(f.value, '$.sha256'))
+                """) ?? 0
+            let quarantined = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob_quarantine") ?? 0
+            return Census(imagesByState: Dictionary(uniqueKeysWithValues: states.map { ($0["state"], $0["n"]) }),
+                          storedBytes: bytes, quarantinedFiles: quarantined)
+        }
+    }
+
     /// A value kept beside the images (`catalog_meta`), such as when the last scrub ended.
     public func meta(_ key: String) async throws -> String? {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM catalog_meta WHERE key = ?", arguments: [key]) }
@@ -196,6 +219,15 @@ public final class Catalog: Sendable {
     /// SHA-256 of every blob some image still uses.
     public func referencedBlobs() async throws -> Set<String> {
         try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM image_file")) }
+    }
+
+    /// Takes SQLite's write lock and lets it go, writing nothing: whether a write could go
+    /// through now (`/ready`).
+    public func probeWrite() async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            try db.execute(sql: "ROLLBACK")
+        }
     }
 
     /// Runs `body` as the only writer. Blob renames and unlinks made inside it cannot

@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the log to this file instead of standard output; SIGHUP reopens it (for logrotate).", valueName: "path"))
     var logFile: String?
 
+    @Option(help: ArgumentHelp("Serve /metrics on this HOST:PORT only, not on the main listener (e.g. 127.0.0.1:9100).", valueName: "host:port"))
+    var metricsAddress: String?
+
     @Flag(inversion: .prefixedNo, help: "Check files of ZFS image types as ZFS send streams when they arrive (default on; --no-validate-streams accepts any bytes, as the reference server does).")
     var validateStreams: Bool?
 
@@ -70,6 +73,12 @@ struct Serve: AsyncParsableCommand {
         if let storage { configuration.storage = storage }
         if let logFile { configuration.logFile = logFile }
         if let validateStreams { configuration.validateStreams = validateStreams }
+        if let metricsAddress {
+            guard let address = ListenAddress(metricsAddress) else {
+                throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9100")
+            }
+            configuration.metricsAddress = address
+        }
         if let host { configuration.host = host }
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }

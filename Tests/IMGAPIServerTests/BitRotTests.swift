@@ -103,6 +103,20 @@ final class BitRotTests: XCTestCase {
                       scrubbing.logLines.joined(separator: "\n"))
         let download = try await TestClient(scrubbing).get("/images/\(uuids[0])/file")
         XCTAssertEqual(download.status, 503)
+
+        // The server's status says so too: /ready (still ready: the other images serve) and /metrics.
+        let ready = try await TestClient(scrubbing).get("/ready")
+        XCTAssertEqual(ready.status, 200, ready.text)
+        let status = try ready.object()
+        XCTAssertEqual(status["quarantinedFiles"], .number(3), ready.text)
+        XCTAssertEqual(status["scrub"]?.objectValue?["lastResult"], .string("problems"), ready.text)
+        XCTAssertEqual(status["scrub"]?.objectValue?["lastQuarantined"], .number(3), ready.text)
+        let samples = try PrometheusText.parse(try await TestClient(scrubbing).get("/metrics").text)
+        XCTAssertEqual(samples.value("imgapi_scrub_runs_total", ["result": "problems"]), 1)
+        XCTAssertEqual(samples.value("imgapi_scrub_quarantined_files_total"), 3)
+        XCTAssertEqual(samples.value("imgapi_quarantined_files"), 3)
+        XCTAssertEqual(samples.value("imgapi_scrub_running"), 0)
+        XCTAssertGreaterThan(samples.value("imgapi_scrub_last_completed_timestamp_seconds") ?? 0, Date().timeIntervalSince1970 - 600)
     }
 
     /// A backup of a store with damaged files keeps every image: the damaged files are

@@ -328,6 +328,9 @@ final class MirrorTests: XCTestCase {
         XCTAssertTrue(logged.contains("\"copied\":1"), logged)
         let download = try await TestClient(server).get("/images/\(linux)/file")
         XCTAssertEqual(download.body, files[linux]!)
+        let samples = try PrometheusText.parse(try await TestClient(server).get("/metrics").text)
+        XCTAssertEqual(samples.value("imgapi_mirror_runs_total", ["result": "ok"]), 1)
+        XCTAssertEqual(samples.value("imgapi_mirror_images_total", ["outcome": "copied"]), 1)
     }
 
     /// An upstream that cannot be reached is named with the cause in plain words. It read

@@ -36,7 +36,7 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// A real HTTP client speaking to the server under test, optionally signing like the node clients.
 struct TestClient {
-    let baseURL: String
+    var baseURL: String
     var signer: RequestSigner?
     /// Sign only the Date header (as the reference's node clients do).
     var signsDateOnly = false
