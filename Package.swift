@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "IMGAPI"),
         /// HTTP Signature (Joyent draft) over OpenSSH keys: parse, sign, verify.
         .target(name: "HTTPSignature", dependencies: [
+            "IMGAPI",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
@@ -82,7 +83,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
-        .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature"]),
+        .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature", "IMGAPI"]),
         .testTarget(name: "ZFSStreamTests", dependencies: ["ZFSStream"]),
         .testTarget(name: "ImageStoreTests", dependencies: [
             "ImageStore", "IMGAPI", .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,4 +1,5 @@
 import Foundation
+import IMGAPI
 
 /// Signs HTTP requests the way the node IMGAPI client does: `keyId` = user, signature over the `date` header.
 public struct RequestSigner: Sendable {

@@ -1,4 +1,5 @@
 import Crypto
+import IMGAPI
 import Foundation
 
 /// An SSH public key (RSA, ECDSA P-256/384/521 or Ed25519) read from one OpenSSH `authorized_keys`-style line.
@@ -47,7 +48,7 @@ public struct SSHPublicKey: Sendable, Hashable {
 
     /// MD5 fingerprint as Joyent and older OpenSSH print it: `aa:bb:…` lower-case hex.
     public var md5Fingerprint: String {
-        Insecure.MD5.hash(data: blob).map { String(format: "%02x", $0) }.joined(separator: ":")
+        Insecure.MD5.hash(data: blob).map { Hex.encode([$0]) }.joined(separator: ":")
     }
 
     /// SHA-256 fingerprint as `ssh-keygen -l` prints it: `SHA256:` and unpadded base64.

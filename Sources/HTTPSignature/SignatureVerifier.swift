@@ -1,4 +1,5 @@
 import Foundation
+import IMGAPI
 
 /// Checks `Authorization: Signature …` headers (Joyent HTTP Signature draft) against users' SSH public keys.
 public struct SignatureVerifier: Sendable {

@@ -44,7 +44,6 @@ public struct ListImagesQuery: Sendable, Hashable {
     public var limit: Int?
     public var marker: Marker?
     public var descending = false
-    public var inclAdminFields = false
 
     /// Most distinct `tag.*` and `billing_tag` filters in one request; each is one SQL term,
     /// and SQLite refuses an expression tree much deeper than this.
@@ -77,12 +76,11 @@ public struct ListImagesQuery: Sendable, Hashable {
             case "limit": limit = try Self.limit(value)
             case "marker": marker = try Self.marker(value)
             case "sort": descending = try Self.sortDescending(value)
-            case "inclAdminFields": inclAdminFields = try Self.boolean(value, field: "inclAdminFields")
             default:
                 if key.hasPrefix("tag."), key.count > 4 {
                     tags.append(Tag(key: String(key.dropFirst(4)), value: value))
                 }
-                // Other parameters are ignored, as the reference does.
+                // Other parameters are ignored, as the reference does (`inclAdminFields` is the server's).
             }
         }
         // A repeated filter asks nothing more: keep the first of each.

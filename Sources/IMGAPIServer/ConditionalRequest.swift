@@ -17,7 +17,7 @@ enum ConditionalRequest {
         if let ifNoneMatch = headers[.ifNoneMatch] {
             return matches(ifNoneMatch, etag) ? .notModified : .proceed
         }
-        if let lastModified, let since = headers[.ifModifiedSince].flatMap(HTTPDate.parse),
+        if let lastModified, let since = headers[.ifModifiedSince].flatMap(HTTPDate.milliseconds),
            lastModified / 1000 <= since / 1000 {
             return .notModified
         }
@@ -27,7 +27,7 @@ enum ConditionalRequest {
     /// Whether an `If-Range` value (an entity tag or a date) still describes the resource.
     static func rangeStillValid(_ headers: HTTPFields, etag: String, lastModified: Int64) -> Bool {
         guard let ifRange = headers[.ifRange] else { return true }
-        if let date = HTTPDate.parse(ifRange) { return date / 1000 == lastModified / 1000 }
+        if let date = HTTPDate.milliseconds(ifRange) { return date / 1000 == lastModified / 1000 }
         return normalized(ifRange) == etag
     }
 

@@ -16,6 +16,14 @@ struct Endpoints: Sendable {
 
     var mode: ServerMode { configuration.mode }
 
+    /// An error line for an image whose stored record does not parse (`UndecodableRecord`).
+    static func logUndecodable(_ uuid: String) {
+        ServerLog.event("stored manifest does not parse", [
+            ("level", .string("error")), ("uuid", .string(uuid)),
+            ("hint", .string("the catalog is damaged: run `imgapid check`")),
+        ])
+    }
+
     /// The channel of this call: `?channel=`, else the default; `*` only when `forRead`.
     func channel(_ call: Call, forRead: Bool) throws -> ChannelSelection {
         try ChannelSelection.resolve(call.query.value("channel"), channels: configuration.channels, forRead: forRead)

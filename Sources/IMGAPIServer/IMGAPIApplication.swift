@@ -36,7 +36,7 @@ public enum IMGAPIApplication {
             }
         }
         if configuration.auth == .none {
-            ServerLog.event("WARNING: --auth none: anyone who can reach this server can publish and delete images; use it for development only")
+            ServerLog.event("WARNING: --auth none: \(AuthMode.noneMeaning)")
         }
         let cap = OpenFileLimit.connectionCap(configuration.maxConnections, openFiles: openFiles)
         let counts = ConnectionCounts(maxTotal: cap, maxPerAddress: configuration.maxConnectionsPerAddress,

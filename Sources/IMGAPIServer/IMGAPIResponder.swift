@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IMGAPI
+import ImageStore
 import Logging
 import NIOCore
 
@@ -21,6 +22,10 @@ struct IMGAPIResponder: HTTPResponder {
             response = try await dispatch(request, context: context)
         } catch let error as IMGAPIError {
             response = .error(error)
+            failure = error.description
+        } catch let error as UndecodableRecord {
+            Endpoints.logUndecodable(error.uuid)
+            response = .error(.internalError(error.description))
             failure = error.description
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)", "req_id": "\(requestID)"])

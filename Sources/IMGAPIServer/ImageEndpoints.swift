@@ -13,7 +13,7 @@ extension Endpoints {
         query.account = try account(call)
         let user = call.caller.user
         let admin = try includeAdminFields(call, user: user)
-        let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call))
+        let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call), adminFields: admin)
         let generation = try await repository.catalog.generation()
         let authenticated = user != nil
         let showsChannels = showsChannels(call)
@@ -22,7 +22,8 @@ extension Endpoints {
             guard admin || showsChannels else {
                 return JSONBody.array(try await repository.catalog.listItems(query, authenticated: authenticated))
             }
-            let records = try await repository.catalog.listRecords(query, authenticated: authenticated)
+            let (records, undecodable) = try await repository.catalog.listRecords(query, authenticated: authenticated)
+            for uuid in undecodable { Self.logUndecodable(uuid) }
             let views = records.map {
                 JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels))
             }

@@ -14,6 +14,8 @@ final class ListingCache: @unchecked Sendable {
         var query: ListImagesQuery
         var authenticated: Bool
         var showsChannels: Bool
+        /// `inclAdminFields=true`: the admin view.
+        var adminFields: Bool
     }
 
     private struct Entry {

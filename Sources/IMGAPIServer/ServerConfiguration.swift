@@ -5,8 +5,11 @@ import IMGAPI
 public enum AuthMode: String, Sendable, CaseIterable {
     /// HTTP Signature with the users' SSH keys; every write must be signed.
     case signature
-    /// Nothing is checked. For development only.
+    /// See `noneMeaning`.
     case none
+
+    /// What `none` allows, in the words `--help`, the README and the log use.
+    public static let noneMeaning = "no signature is checked (Authorization headers are ignored): any client may publish, change and delete images, and reads are answered as to an unsigned client. For development only"
 }
 
 /// Everything `imgapid serve` needs to run.

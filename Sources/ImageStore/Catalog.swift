@@ -70,13 +70,22 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// The full records of the images that match (for views that are not stored, such as admin fields).
-    public func listRecords(_ query: ListImagesQuery, authenticated: Bool) async throws -> [JSONObject] {
+    /// The full records of the images that match (for views that are not stored, such as
+    /// admin fields), and the uuids of those whose stored record does not parse.
+    public func listRecords(_ query: ListImagesQuery, authenticated: Bool) async throws -> (records: [JSONObject], undecodable: [String]) {
         try await pool.read { db in
-            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "record", db: db) else { return [] }
-            return try String.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)).compactMap {
-                try? JSONValue.parse(Array($0.utf8)).objectValue
+            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "record, uuid", db: db) else {
+                return ([], [])
             }
+            var records: [JSONObject] = [], undecodable: [String] = []
+            for row in try Row.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)) {
+                if let record = try? JSONValue.parse(Array((row[0] as String).utf8)).objectValue {
+                    records.append(record)
+                } else {
+                    undecodable.append(row[1])
+                }
+            }
+            return (records, undecodable)
         }
     }
 
@@ -108,8 +117,8 @@ public final class Catalog: Sendable {
     public func file(withSHA1 sha1: String) async throws -> ImageFile? {
         try await pool.read { db in
             let entries = try String.fetchAll(db, sql: """
-                SELECT f.value FROM image, json_each(image.record, '$.files') AS f
-                WHERE json_valid(image.record) AND json_extract(f.value, '$.sha1') = ? LIMIT 1
+                SELECT json_extract(image.record, '$.files[' || image_file.idx || ']') FROM image_file JOIN image USING (uuid)
+                WHERE image_file.sha1 = ? AND json_valid(image.record) LIMIT 1
                 """, arguments: [sha1])
             return entries.lazy.compactMap { try? JSONValue.parse(Array($0.utf8)) }.compactMap(ImageFile.init).first
         }
@@ -240,5 +249,14 @@ public final class Catalog: Sendable {
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw IMGAPIError.storeFull
         }
+    }
+}
+
+/// An image whose stored record does not parse (a damaged catalog): its requests answer
+/// 500 and are logged; `imgapid check` lists it.
+public struct UndecodableRecord: Error, CustomStringConvertible {
+    public let uuid: String
+    public var description: String {
+        "the stored manifest of image \(uuid) cannot be read: the catalog is damaged; run `imgapid check`, then restore the image from a backup or publish it again"
     }
 }

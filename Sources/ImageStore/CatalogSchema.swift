@@ -116,6 +116,16 @@ enum CatalogSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v7-file-sha1") { db in
+            // Files found by SHA-1 (a mirror adopting a file it already has) without a scan.
+            try db.execute(sql: """
+                ALTER TABLE image_file ADD COLUMN sha1 TEXT;
+                UPDATE image_file SET sha1 = (
+                    SELECT json_extract(image.record, '$.files[' || image_file.idx || '].sha1') FROM image
+                    WHERE image.uuid = image_file.uuid AND json_valid(image.record));
+                CREATE INDEX image_file_sha1 ON image_file(sha1);
+                """)
+        }
         return migrator
     }
 }

@@ -92,8 +92,8 @@ public struct CatalogWriter {
             try db.execute(sql: "INSERT INTO image_channel (uuid, channel) VALUES (?, ?)", arguments: [uuid, channel])
         }
         for (index, file) in stored.files.enumerated() {
-            try db.execute(sql: "INSERT INTO image_file (uuid, idx, sha256) VALUES (?, ?, ?)",
-                           arguments: [uuid, index, file.sha256])
+            try db.execute(sql: "INSERT INTO image_file (uuid, idx, sha256, sha1) VALUES (?, ?, ?, ?)",
+                           arguments: [uuid, index, file.sha256, file.sha1])
         }
         return stored
     }
@@ -148,9 +148,12 @@ public struct CatalogWriter {
         }
     }
 
+    /// The image, nil when there is none; `UndecodableRecord` when its stored record does not parse.
     static func fetchImage(_ db: Database, uuid: String) throws -> StoredImage? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT record, body FROM image WHERE uuid = ?", arguments: [uuid]),
-              case .object(let record)? = try? JSONValue.parse(Array((row["record"] as String).utf8)) else { return nil }
+        guard let row = try Row.fetchOne(db, sql: "SELECT record, body FROM image WHERE uuid = ?", arguments: [uuid]) else { return nil }
+        guard case .object(let record)? = try? JSONValue.parse(Array((row["record"] as String).utf8)) else {
+            throw UndecodableRecord(uuid: uuid)
+        }
         return StoredImage(record: record, body: row["body"])
     }
 

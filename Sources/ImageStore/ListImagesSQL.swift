@@ -7,7 +7,7 @@ struct ListImagesSQL {
     private(set) var arguments: [(any DatabaseValueConvertible)?] = []
     private var conditions: [String] = []
 
-    /// `column` is `item` (rendered view) or `record`.
+    /// `column` is `item` (rendered view) or `record, uuid`.
     /// nil when the query can match nothing (an anonymous caller asking for inactive images).
     init?(query: ListImagesQuery, authenticated: Bool, column: String, db: Database) throws {
         var state = query.state

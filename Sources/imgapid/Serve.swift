@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "public: every image is public (images.smartos.org); private: every image is private (default public).")
     var mode: ServerMode?
 
-    @Option(help: "signature: writes need an HTTP Signature from a key in authkeys/ (see `imgapid keys`); none: no checks, development only (default signature).")
+    @Option(help: "signature: writes need an HTTP Signature from a key in authkeys/ (see `imgapid keys`) or a client in a trusted network; none: \(AuthMode.noneMeaning) (default signature).")
     var auth: AuthMode?
 
     @Option(name: .customLong("trust-network"), parsing: .singleValue,

@@ -1,5 +1,6 @@
 import XCTest
 @testable import HTTPSignature
+import IMGAPI
 
 final class HTTPDateTests: XCTestCase {
     func testFormatsRFC1123InGMT() {

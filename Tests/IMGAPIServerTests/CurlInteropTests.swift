@@ -4,16 +4,7 @@ import XCTest
 /// The server driven by curl, the client operators reach for first.
 final class CurlInteropTests: XCTestCase {
     func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sS"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run("/usr/bin/curl", ["-sS", "--max-time", "120"] + arguments, timeout: 180)
     }
 
     /// curl asks `Expect: 100-continue` before a large upload; the server must say go at once.

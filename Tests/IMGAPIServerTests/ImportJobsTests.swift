@@ -48,7 +48,7 @@ final class ListingCacheTests: XCTestCase {
             let kv = part.split(separator: "=", maxSplits: 1)
             return (String(kv[0]), kv.count > 1 ? String(kv[1]) : "")
         }
-        return ListingCache.Key(query: try ListImagesQuery(query: pairs), authenticated: false, showsChannels: false)
+        return ListingCache.Key(query: try ListImagesQuery(query: pairs), authenticated: false, showsChannels: false, adminFields: false)
     }
 
     /// Counts renderings; each makes `bytes` spaces.

@@ -155,6 +155,13 @@ final class ListImagesFilterTests: XCTestCase {
         XCTAssertEqual(try listed.json().arrayValue?.count, 4)
         expect(try await anonymous.get("/images?inclAdminFields=true"), status: 401)
         try await expectCount("inclAdminFields=false", 4)
+        // The admin view is cached apart: the same caller's plain listing has no admin fields.
+        let withAdmin = try listed.json().arrayValue?.first?.objectValue?["files"]?.arrayValue?.first?.objectValue
+        XCTAssertNotNil(withAdmin?["stor"], "the admin view has files[].stor")
+        let plain = try await admin.get("/images")
+        let plainFile = try plain.json().arrayValue?.first?.objectValue?["files"]?.arrayValue?.first?.objectValue
+        XCTAssertNotNil(plainFile)
+        XCTAssertNil(plainFile?["stor"], "a plain listing after an admin one: \(plain.text.prefix(300))")
     }
 
     /// A listing item is exactly what GetImage returns for that image.

@@ -7,22 +7,21 @@ final class LogOutputTests: XCTestCase {
     /// `imgapid serve` with standard output on a pipe the test controls, started once its
     /// `listening` line is read; the caller decides what happens to the pipe next.
     final class PipedServer: @unchecked Sendable {
-        let process = Process()
-        let pipe = Pipe()
+        let process: ChildProcess
+        /// The read end of the server's standard output.
+        let output: FileHandle
         let storage: URL
         var port = 0
 
         init() throws {
             storage = try ServerProcess.temporaryDirectory()
-            process.executableURL = ServerProcess.executable
-            process.arguments = ["serve", "--storage", storage.path, "--port", "0", "--trust-network", "127.0.0.1/32"]
-            process.standardOutput = pipe
-            process.standardError = FileHandle.standardError
-            try process.run()
+            (process, output) = try ChildProcess.withOutput(
+                ServerProcess.executable.path, ["serve", "--storage", storage.path, "--port", "0", "--trust-network", "127.0.0.1/32"],
+                stderr: STDERR_FILENO)
             var text = ""
             let deadline = Date().addingTimeInterval(30)
             while port == 0, Date() < deadline {
-                let chunk = pipe.fileHandleForReading.availableData
+                let chunk = output.availableData
                 if chunk.isEmpty { break }
                 text += String(decoding: chunk, as: UTF8.self)
                 if let line = text.split(separator: "\n").first(where: { $0.contains("\"msg\":\"listening\"") }),
@@ -39,21 +38,19 @@ final class LogOutputTests: XCTestCase {
 
         /// SIGTERM, then waits at most `seconds` for the exit; true when it exited.
         func terminate(within seconds: TimeInterval) -> Bool {
-            process.terminate()
-            let exited = DispatchSemaphore(value: 0)
-            DispatchQueue.global().async { self.process.waitUntilExit(); exited.signal() }
-            return exited.wait(timeout: .now() + seconds) == .success
+            process.signal(SIGTERM)
+            return process.wait(within: seconds)
         }
 
         deinit {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGKILL)
             try? FileManager.default.removeItem(at: storage)
         }
     }
 
     func testClosedStandardOutputDoesNotKillTheServer() throws {
         let server = try PipedServer()
-        try server.pipe.fileHandleForReading.close()
+        try server.output.close()
         for _ in 0..<20 { XCTAssertEqual(try server.ping(), 200) }
         XCTAssertTrue(server.process.isRunning, "the server died writing its log to a closed pipe")
         XCTAssertTrue(server.terminate(within: 30))
@@ -76,7 +73,7 @@ final class LogOutputTests: XCTestCase {
         // 1,000 lines of about 8 KiB overflow the 64 KiB pipe and the 4 MiB queue.
         let padding = "?pad=" + String(repeating: "x", count: 8000)
         for _ in 0..<1000 { XCTAssertEqual(try server.ping(padding), 200) }
-        let reader = server.pipe.fileHandleForReading
+        let reader = server.output
         var text = ""
         let deadline = Date().addingTimeInterval(30)
         while !text.contains("log lines dropped"), Date() < deadline {
@@ -86,6 +83,10 @@ final class LogOutputTests: XCTestCase {
         let notice = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("log lines dropped") })
         let count = notice.range(of: "\"dropped\":").map { Int(notice[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
         XCTAssertGreaterThan(count, 0, String(notice))
+        let scraped = try RawHTTP.exchange(port: server.port, lines: ["GET /metrics HTTP/1.1", "Host: x", "Connection: close"])
+        let body = String(scraped[scraped.range(of: "\r\n\r\n")!.upperBound...])
+        let samples = try PrometheusText.parse(body)
+        XCTAssertGreaterThanOrEqual(samples.value("imgapi_log_lines_dropped_total") ?? 0, Double(count), "the metric counts them too")
         XCTAssertTrue(server.terminate(within: 30))
     }
 
@@ -95,12 +96,13 @@ final class LogOutputTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let log = directory.appendingPathComponent("imgapid.log")
         let rotated = directory.appendingPathComponent("imgapid.log.1")
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = ["serve", "--storage", directory.appendingPathComponent("storage").path, "--port", "0",
-                             "--log-file", log.path]
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try ChildProcess.quiet(ServerProcess.executable.path, [
+            "serve", "--storage", directory.appendingPathComponent("storage").path, "--port", "0", "--log-file", log.path,
+        ])
+        defer {
+            process.signal(SIGKILL)
+            process.wait()
+        }
         func waitForLine(in file: URL, _ matches: (String) -> Bool) -> String? {
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
@@ -119,7 +121,7 @@ final class LogOutputTests: XCTestCase {
         try ping("before")
         XCTAssertNotNil(waitForLine(in: log) { $0.contains("/ping?before") })
         try FileManager.default.moveItem(at: log, to: rotated)
-        kill(process.processIdentifier, SIGHUP)
+        process.signal(SIGHUP)
         XCTAssertNotNil(waitForLine(in: log) { $0.contains("log file reopened") }, "SIGHUP did not open a new log file")
         try ping("after")
         XCTAssertNotNil(waitForLine(in: log) { $0.contains("/ping?after") })

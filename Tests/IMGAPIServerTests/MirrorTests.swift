@@ -227,20 +227,16 @@ final class MirrorTests: XCTestCase {
     func testResumesAnInterruptedDownload() async throws {
         let file = Fixture.bytes(64 * 1024 * 1024, seed: 21)
         try await up.publish(base, name: "big", file: file)
-        let process = Process()
-        process.executableURL = ServerProcess.executable
-        process.arguments = ["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", local.storage.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess.quiet(ServerProcess.executable.path,
+                                             ["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", local.storage.path])
         let partial = local.storage.appendingPathComponent("partial/\(Fixture.sha1(file))")
-        for _ in 0..<600 {
+        for _ in 0..<6000 {
             let size = (try? FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? NSNumber)?.intValue ?? 0
             if size > 8 * 1024 * 1024 { break }
             try await Task.sleep(for: .milliseconds(10))
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
         let kept = (try FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? NSNumber)?.intValue ?? 0
         XCTAssertGreaterThan(kept, 0, "bytes kept for the next run")
         XCTAssertLessThan(kept, file.count, "killed before the end")

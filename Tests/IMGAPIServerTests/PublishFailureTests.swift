@@ -80,21 +80,15 @@ final class PublishFailureTests: XCTestCase {
         let server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
         try server.start()
         let (manifest, file) = try files(Fixture.bytes(96 * 1024 * 1024, seed: 3))
-        let process = Process()
-        process.executableURL = ServerProcess.imgpublish
-        process.arguments = ["--manifest", manifest, "--file", file, "--url", server.baseURL]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        for _ in 0..<600 where server.files(under: "uploads").isEmpty {
+        let (process, output) = try ChildProcess.withOutput(ServerProcess.imgpublish.path,
+                                                            ["--manifest", manifest, "--file", file, "--url", server.baseURL])
+        for _ in 0..<6000 where server.files(under: "uploads").isEmpty {
             try await Task.sleep(for: .milliseconds(10))
         }
         XCTAssertEqual(server.files(under: "uploads").count, 1, "upload under way")
         server.kill()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1)
+        let said = String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.wait(), 1)
         XCTAssertTrue(said.contains("upload"), said)
 
         let restarted = try server.restarted()

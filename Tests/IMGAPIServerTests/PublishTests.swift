@@ -267,22 +267,16 @@ final class PublishTests: XCTestCase {
         try ZFSPool.shell("zfs create \(dataset)")
         // xz is slow on random bytes: the upload lasts long enough to be interrupted.
         try write(Fixture.bytes(24 * 1024 * 1024, seed: 12), to: source.path(dataset).appendingPathComponent("data.bin"))
-        let process = Process()
-        process.executableURL = ServerProcess.imgpublish
-        process.arguments = [dataset, "--uuid", baseUUID, "--name", "stopped", "--version", "1", "--compression", "xz",
-                             "--url", server.baseURL]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+        let (process, output) = try ChildProcess.withOutput(ServerProcess.imgpublish.path, [
+            dataset, "--uuid", baseUUID, "--name", "stopped", "--version", "1", "--compression", "xz", "--url", server.baseURL,
+        ])
         for _ in 0..<6000 where server.files(under: "uploads").isEmpty && process.isRunning {
             try await Task.sleep(for: .milliseconds(10))
         }
         XCTAssertTrue(process.isRunning, "still uploading when interrupted")
-        kill(process.processIdentifier, SIGINT)
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 130, said)
+        process.signal(SIGINT)
+        let said = String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.wait(), 130, said)
         XCTAssertTrue(said.contains("imgpublish: interrupted"), said)
         XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
         expect(try await client.get("/images/\(baseUUID)"), status: 404)

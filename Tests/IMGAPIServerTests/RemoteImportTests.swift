@@ -159,7 +159,7 @@ final class RemoteImportTests: XCTestCase {
         let file = Fixture.bytes(96 * 1024 * 1024, seed: 12)
         try await up.publish(base, file: file)
         let job = try await client.postJSON("/images/\(base)?action=import-remote&\(source)", "{}").object()["job_uuid"]?.stringValue
-        for _ in 0..<400 where local.files(under: "uploads").isEmpty {
+        for _ in 0..<6000 where local.files(under: "uploads").isEmpty {
             try await Task.sleep(for: .milliseconds(10))
         }
         XCTAssertEqual(local.files(under: "uploads").count, 1, "transfer under way")

@@ -48,6 +48,37 @@ final class StoreCheckTests: XCTestCase {
         XCTAssertEqual(Set(after.kinds), ["origin", "quarantined"], "the missing file is now quarantined: \(after.findings)")
     }
 
+    /// A stored manifest that no longer parses: its image answers 500 with a logged error
+    /// naming it (it used to be a 404, and to vanish from admin listings unnoticed), the
+    /// others still serve, and `imgapid check` lists it.
+    func testUndecodableManifestIsA500WithALoggedError() async throws {
+        let server = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try server.start()
+        let (broken, fine) = ("c4000000-0000-4000-8000-0000000000b1", "c4000000-0000-4000-8000-0000000000b2")
+        try await TestClient(server).publish(broken)
+        try await TestClient(server).publish(fine)
+        server.stop()
+        try sqlite(server, "UPDATE image SET record = '{\"uuid\": ' WHERE uuid = '\(broken)'")
+        try server.start()
+        defer { server.stop() }
+        let admin = try server.signedClient()
+        let got = try await admin.get("/images/\(broken)")
+        XCTAssertEqual(got.status, 500, got.text)
+        XCTAssertTrue(got.text.contains("imgapid check"), got.text)
+        let other = try await admin.get("/images/\(fine)")
+        XCTAssertEqual(other.status, 200)
+        let listed = try await admin.get("/images?inclAdminFields=true")
+        XCTAssertEqual(listed.status, 200, listed.text)
+        let uuids = (try listed.json().arrayValue ?? []).compactMap { $0.objectValue?["uuid"]?.stringValue }
+        XCTAssertEqual(uuids, [fine])
+        XCTAssertTrue(server.waitForLogLine { $0.contains("stored manifest does not parse") && $0.contains(broken) },
+                      server.logLines.joined(separator: "\n"))
+        XCTAssertEqual(server.logLines.filter { $0.contains("stored manifest does not parse") }.count, 2, "one for each request")
+        server.stop()
+        let found = try report(try ServerProcess.run(["check", "--storage", server.storage.path, "--json"]))
+        XCTAssertTrue(found.findings.contains { $0["subject"] == .string(broken) && $0["kind"] == .string("manifest") }, "\(found.findings)")
+    }
+
     /// The findings, and the kinds of those that are problems (not notes).
     func report(_ result: (status: Int32, output: String)) throws -> (status: Int32, findings: [JSONObject], kinds: [String]) {
         let object = try XCTUnwrap(try? JSONValue.parse(Array(result.output.utf8)).objectValue, result.output)

@@ -55,11 +55,13 @@ final class CatalogMigrationTests: XCTestCase {
         XCTAssertEqual(image?.record["name"], .string("old"))
         var inDev = ListImagesQuery()
         inDev.channel = "dev"
-        let listed = try await catalog.listRecords(inDev, authenticated: false)
+        let listed = try await catalog.listRecords(inDev, authenticated: false).records
         XCTAssertEqual(listed.compactMap { $0["uuid"]?.stringValue }, [uuid], "the channels migration indexed the record's channel")
         inDev.channel = "release"
-        let elsewhere = try await catalog.listRecords(inDev, authenticated: false)
+        let elsewhere = try await catalog.listRecords(inDev, authenticated: false).records
         XCTAssertEqual(elsewhere.count, 0)
+        let bySHA1 = try await catalog.file(withSHA1: String(repeating: "c", count: 40))
+        XCTAssertEqual(bySHA1?.sha256, sha256, "the sha1 migration filled in the files the catalog held")
         let mirrored = try await catalog.mirroredImages(from: "http://upstream")
         XCTAssertEqual(mirrored, [], "later tables exist and are empty")
     }

@@ -50,6 +50,33 @@ final class ChildProcess: @unchecked Sendable {
         return (child.wait(), String(decoding: data, as: UTF8.self))
     }
 
+    /// Starts a program whose standard output (and error, unless `stderr` is given) goes to a
+    /// pipe: the caller reads `output`, or closes it, or leaves it unread.
+    static func withOutput(_ executable: String, _ arguments: [String], stderr: Int32? = nil) throws -> (process: ChildProcess, output: FileHandle) {
+        let fds = try pipe()
+        let child: ChildProcess
+        do { child = try ChildProcess(executable, arguments, stdout: fds[1], stderr: stderr) } catch {
+            close(fds[0]); close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        return (child, FileHandle(fileDescriptor: fds[0], closeOnDealloc: true))
+    }
+
+    /// Starts a program with its output thrown away.
+    static func quiet(_ executable: String, _ arguments: [String]) throws -> ChildProcess {
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(devNull) }
+        return try ChildProcess(executable, arguments, stdout: devNull)
+    }
+
+    /// Waits at most `seconds` for the exit; true when it exited.
+    func wait(within seconds: TimeInterval) -> Bool {
+        let exited = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { self.wait(); exited.signal() }
+        return exited.wait(timeout: .now() + seconds) == .success
+    }
+
     /// A pipe whose ends are close-on-exec from the start, so that no child started
     /// meanwhile holds it open: `[read, write]`.
     static func pipe() throws -> [Int32] {

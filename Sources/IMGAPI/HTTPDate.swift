@@ -1,12 +1,13 @@
 import Foundation
 
-/// RFC 1123 dates as HTTP uses them: `Sun, 06 Nov 1994 08:49:37 GMT`.
-enum HTTPDate {
+/// RFC 1123 dates as HTTP uses them (IMF-fixdate): `Sun, 06 Nov 1994 08:49:37 GMT`, for
+/// `Date`, `Last-Modified`, `If-Modified-Since` and signed requests.
+public enum HTTPDate {
     private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// Formats `date` (whole seconds, GMT).
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let seconds = Int(exactly: date.timeIntervalSince1970.rounded(.down)) ?? 0
         let days = seconds.floorDivided(by: 86_400)
         let secondOfDay = seconds - days * 86_400
@@ -16,13 +17,23 @@ enum HTTPDate {
         return "\(weekday), \(padded(day, 2)) \(months[month - 1]) \(padded(year, 4)) \(clock.joined(separator: ":")) GMT"
     }
 
+    /// Formats a time in milliseconds since 1970 (rounded down to the second).
+    public static func format(milliseconds: Int64) -> String {
+        format(Date(timeIntervalSince1970: Double(milliseconds.floorDivided(by: 1000))))
+    }
+
+    /// Parses a date into milliseconds since 1970.
+    public static func milliseconds(_ text: String) -> Int64? {
+        parse(text).map { Int64($0.timeIntervalSince1970) * 1000 }
+    }
+
     private static func padded(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     /// Parses `Www, DD Mon YYYY HH:MM:SS GMT` strictly (the weekday name is checked for form, not agreement).
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let fields = text.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count == 6, fields[0].count == 4, fields[0].hasSuffix(","),
               weekdays.contains(String(fields[0].dropLast())), fields[5] == "GMT",
@@ -79,9 +90,9 @@ enum HTTPDate {
     }
 }
 
-extension Int {
+extension BinaryInteger {
     /// Division rounding toward negative infinity.
-    fileprivate func floorDivided(by divisor: Int) -> Int {
+    fileprivate func floorDivided(by divisor: Self) -> Self {
         let quotient = self / divisor
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
