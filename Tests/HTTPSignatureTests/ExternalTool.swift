@@ -10,17 +10,26 @@ struct ExternalTool {
         paths.first(where: FileManager.default.isExecutableFile(atPath:)).map { ExternalTool(url: URL(fileURLWithPath: $0)) }
     }
 
-    /// `/usr/bin/ssh-keygen`; when missing the calling test fails under `CI=true` and is skipped otherwise.
+    /// `ssh-keygen`; when missing the calling test fails under `CI=true` and is skipped otherwise.
     static func sshKeygen() throws -> ExternalTool {
-        if let tool = find(["/usr/bin/ssh-keygen", "/usr/local/bin/ssh-keygen", "/opt/homebrew/bin/ssh-keygen"]) {
-            return tool
-        }
+        try required("ssh-keygen", package: "openssh-client")
+    }
+
+    /// `openssl`, the same way.
+    static func openssl() throws -> ExternalTool {
+        try required("openssl", package: "openssl")
+    }
+
+    /// The tool `name` from the usual places; missing, a failure under `CI=true` (scripts/setup
+    /// installs `package`) and a skip elsewhere.
+    private static func required(_ name: String, package: String) throws -> ExternalTool {
+        if let tool = find(["/usr/bin/", "/usr/local/bin/", "/opt/homebrew/bin/"].map { $0 + name }) { return tool }
         if ProcessInfo.processInfo.environment["CI"] == "true" {
-            throw NSError(domain: "ssh-keygen", code: 1, userInfo: [
-                NSLocalizedDescriptionKey: "ssh-keygen is required when CI=true (install openssh-client)",
+            throw NSError(domain: name, code: 1, userInfo: [
+                NSLocalizedDescriptionKey: "\(name) is required when CI=true (scripts/setup installs \(package))",
             ])
         }
-        throw XCTSkip("ssh-keygen not installed")
+        throw XCTSkip("\(name) not installed")
     }
 
     /// Runs the tool and returns its standard output; a non-zero exit throws with standard error.

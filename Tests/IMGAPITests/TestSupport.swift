@@ -10,7 +10,9 @@ enum TestData {
         .deletingLastPathComponent()  // Tests
         .appendingPathComponent("Fixtures")
 
-    static let manifestsDirectory = fixturesDirectory.appendingPathComponent("manifests")
+    /// The real manifests at the top of the repository (`manifests/`).
+    static let manifestsDirectory = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("manifests")
     static let exchangesDirectory = fixturesDirectory.appendingPathComponent("reference-exchanges")
 
     static func text(_ url: URL) throws -> String {

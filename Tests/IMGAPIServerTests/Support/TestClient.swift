@@ -120,7 +120,8 @@ enum Fixture {
     }
 
     static func manifest(_ name: String) throws -> String {
-        try String(contentsOf: root.appendingPathComponent("manifests/\(name)"), encoding: .utf8)
+        try String(contentsOf: root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("manifests/\(name)"), encoding: .utf8)
     }
 
     static let manifestNames = ["centos-6-20161006.json", "pkgbuild-18.1.0.json", "ubuntu-16.04-20160601.json"]
