@@ -55,7 +55,7 @@ final class ConnectionCapTests: XCTestCase {
         held.removeLast()
         // The server counts the closed connection out when it sees the close.
         var status: Int?
-        for _ in 0..<50 where status != 200 {
+        for _ in 0..<300 where status != 200 {
             status = RawHTTP.status(of: try ping(from: "127.0.0.3").response)
             if status != 200 { usleep(100_000) }
         }

@@ -317,9 +317,7 @@ final class MirrorTests: XCTestCase {
         let server = try ServerProcess(["--config", config.path])
         try server.start()
         defer { server.stop() }
-        for _ in 0..<200 where !server.logLines.contains(where: { $0.contains("mirror run") }) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        _ = server.waitForLogLine { $0.contains("mirror run") }
         let logged = try XCTUnwrap(server.logLines.first { $0.contains("mirror run") }, server.logLines.joined(separator: "\n"))
         XCTAssertTrue(logged.contains("\"copied\":1"), logged)
         let download = try await TestClient(server).get("/images/\(linux)/file")

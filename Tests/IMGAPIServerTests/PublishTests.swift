@@ -280,7 +280,7 @@ final class PublishTests: XCTestCase {
         XCTAssertTrue(said.contains("imgpublish: interrupted"), said)
         XCTAssertFalse(try snapshots().contains("\(dataset)@"), "the snapshot it made is destroyed")
         expect(try await client.get("/images/\(baseUUID)"), status: 404)
-        for _ in 0..<100 where !server.files(under: "uploads").isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<600 where !server.files(under: "uploads").isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         XCTAssertEqual(server.files(under: "uploads"), [], "the server dropped the broken upload")
     }
 
