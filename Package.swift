@@ -19,7 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
@@ -67,11 +67,13 @@ let package = Package(
         .target(name: "IMGAPIServer", dependencies: [
             "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror", "ZFSStream",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "imgapid", dependencies: [
@@ -90,8 +92,9 @@ let package = Package(
         ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
-            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer", "ImageStore",
+            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer", "ImageStore", "IMGAPIClient",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),

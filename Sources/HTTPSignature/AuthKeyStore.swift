@@ -33,7 +33,8 @@ public struct AuthKeyStore: Sendable {
     /// The directory holding the `.keys` files.
     public let directory: URL
     /// Keys given in the server's configuration (reference key `authKeys`), added to the files'.
-    public let configured: [String: [SSHPublicKey]]
+    public var configured: [String: [SSHPublicKey]] { configuredKeys.withLock { $0 } }
+    private let configuredKeys: Locked<[String: [SSHPublicKey]]>
     private let cache = KeyFileCache()
     private static let writeLock = NSLock()
     private static let fileSuffix = ".keys"
@@ -42,7 +43,12 @@ public struct AuthKeyStore: Sendable {
     /// Makes a store over `directory`, which need not exist yet.
     public init(directory: URL, configured: [String: [SSHPublicKey]] = [:]) {
         self.directory = directory
-        self.configured = configured
+        configuredKeys = Locked(configured)
+    }
+
+    /// Takes the configured keys of a configuration read anew (SIGHUP).
+    public func replaceConfigured(_ keys: [String: [SSHPublicKey]]) {
+        configuredKeys.withLock { $0 = keys }
     }
 
     /// Whether `name` is an acceptable user name (and so a safe file name).
@@ -172,5 +178,17 @@ public struct AuthKeyStore: Sendable {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { return nil }
         return try? SSHPublicKey(openSSHLine: trimmed)
+    }
+}
+
+/// A value behind a lock, shared by the copies of the struct that holds it.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.withLock { body(&value) }
     }
 }

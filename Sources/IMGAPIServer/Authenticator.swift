@@ -21,14 +21,14 @@ struct Caller: Sendable {
 /// one seen before is refused on a write (`SignatureReplays`).
 struct Authenticator: Sendable {
     let mode: AuthMode
-    let trustedNetworks: [TrustedNetwork]
+    let settings: LiveSettings
     let keyStore: AuthKeyStore
     let verifier = SignatureVerifier()
     let replays: SignatureReplays
 
-    init(mode: AuthMode, trustedNetworks: [TrustedNetwork], keyStore: AuthKeyStore) {
+    init(mode: AuthMode, settings: LiveSettings, keyStore: AuthKeyStore) {
         self.mode = mode
-        self.trustedNetworks = trustedNetworks
+        self.settings = settings
         self.keyStore = keyStore
         replays = SignatureReplays(clockSkew: verifier.clockSkew)
     }
@@ -70,7 +70,7 @@ struct Authenticator: Sendable {
     /// Strict check (writes): a signed caller, or a source inside a trusted network.
     func authorizeWrite(_ call: Call) throws {
         guard mode == .signature, call.caller.user == nil else { return }
-        if let address = call.remote, trustedNetworks.contains(where: { $0.contains(address) }) { return }
+        if let address = call.remote, settings.trustedNetworks.contains(where: { $0.contains(address) }) { return }
         throw IMGAPIError.unauthorized(
             "Unauthorized: this write needs an HTTP Signature from a key the server knows (imgapid keys add), "
                 + "or a client address in a trusted network (--trust-network), where stock imgadm publish works unsigned")

@@ -12,6 +12,7 @@ struct Endpoints: Sendable {
     let jobs: ImportJobs
     let listingCache: ListingCache
     let metrics: ServerMetrics
+    let settings: LiveSettings
     let writeProbe = CatalogWriteProbe()
 
     var mode: ServerMode { configuration.mode }

@@ -6,14 +6,32 @@ import ImageStore
 import Logging
 import Mirror
 import ServiceLifecycle
+import HummingbirdCore
+import HummingbirdTLS
 import NIOCore
 
 /// Builds the running server from its configuration: storage opened, housekeeping done.
 public enum IMGAPIApplication {
+    /// Runs the server until SIGTERM or SIGINT, then drains: no new connections, uploads in
+    /// flight discarded, other requests given `shutdownTimeout` seconds to finish before
+    /// their connections are closed.
+    /// On SIGHUP, `reread` gives the configuration anew (see `ConfigurationReload`).
+    public static func run(_ configuration: ServerConfiguration,
+                           reread: (@Sendable () throws -> ServerConfiguration)? = nil) async throws {
+        let app = try await make(configuration, reread: reread)
+        var logger = Logger(label: "imgapid")
+        logger.logLevel = .warning
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeout)
+        try await ServiceGroup(configuration: group).run()
+        ServerLog.event("stopped")
+    }
+
     /// Opens the repository under `configuration.storage` and returns the HTTP application.
     /// `onListening` receives the bound port (useful with `--port 0`).
     public static func make(
         _ configuration: ServerConfiguration,
+        reread: (@Sendable () throws -> ServerConfiguration)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         let openFiles = OpenFileLimit.raiseToHardLimit()
@@ -44,11 +62,16 @@ public enum IMGAPIApplication {
         let metrics = ServerMetrics(connections: counts)
         let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"),
                                     configured: configuration.authKeys)
+        let settings = LiveSettings(configuration, keyStore: keyStore)
+        if let reread {
+            let reload = ConfigurationReload(settings: settings, started: configuration, reread: reread)
+            Hangup.onHangup { reload.reload() }
+        }
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
-            authenticator: Authenticator(mode: configuration.auth, trustedNetworks: configuration.trustedNetworks, keyStore: keyStore),
+            authenticator: Authenticator(mode: configuration.auth, settings: settings, keyStore: keyStore),
             remoteImport: RemoteImport(repository: repository, validateStreams: configuration.validateStreams), jobs: ImportJobs(),
-            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes), metrics: metrics)
+            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes), metrics: metrics, settings: settings)
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         let scrubs: [any Service] = configuration.scrubInterval == 0 ? [] : [
@@ -61,18 +84,23 @@ public enum IMGAPIApplication {
                 placed.options.localChannels = configuration.channels
                 placed.options.validateStreams = configuration.validateStreams
                 return placed
-            }, repository: repository, metrics: metrics),
+            }, repository: repository, metrics: metrics, settings: settings),
         ]
         let timeouts = ConnectionGuard.Timeouts(
             head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
             bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),
             responseStall: .seconds(Int64(configuration.responseStallTimeout)))
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
+            AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
+            CloseAfterResponseHandler(), WritesBeforeCloseHandler(),
+        ]))
+        let tls = try configuration.tlsCertificate.map { certificate throws(TLSCredentialsError) in
+            try TLSCredentials(certificate: certificate, key: configuration.tlsKey ?? "")
+        }
+        if let tls { Hangup.onHangup { tls.reload() } }
         return Application(
             responder: IMGAPIResponder(endpoints: endpoints),
-            server: .http1(configuration: .init(additionalChannelHandlers: [
-                AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
-                CloseAfterResponseHandler(),
-            ])),
+            server: try tls.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: mirrors + scrubs + metricsListener(configuration.metricsAddress, endpoints: endpoints, timeouts: timeouts, logger: logger),
             onServerRunning: { channel in
@@ -80,6 +108,7 @@ public enum IMGAPIApplication {
                 ServerLog.event("listening", [
                     ("address", .string(configuration.host)), ("port", .number(Double(port))),
                     ("mode", .string(configuration.mode.rawValue)), ("auth", .string(configuration.auth.rawValue)),
+                    ("tls", .bool(tls != nil)),
                     ("storage", .string(configuration.storage)), ("version", .string(IMGAPIServerVersion.current)),
                     ("max_open_files", .number(Double(openFiles))), ("max_connections", .number(Double(counts.maxTotal))),
                 ])

@@ -64,6 +64,11 @@ struct IMGAPIResponder: HTTPResponder {
         }
         let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion],
                                                method: request.method.rawValue, path: request.uri.path)
+        if endpoints.settings.readOnly, Authenticator.isWrite(request.method), route != .state {
+            throw IMGAPIError.serviceUnavailable(
+                "the server is read-only: reads work, writes are refused until an operator turns read-only mode off "
+                    + "(readOnly in the config file and SIGHUP, or POST /state?action=read-write)")
+        }
         let call = Call(request: request, query: try QueryString.pairs(request.uri.query), remote: context.remoteAddress,
                         version: version, caller: try await endpoints.authenticator.caller(of: request))
         switch (route, request.method) {
@@ -83,6 +88,8 @@ struct IMGAPIResponder: HTTPResponder {
             }
             return try await endpoints.metricsExposition()
         case (.ready, _): return await endpoints.readiness()
+        case (.state, .post): return try await endpoints.updateState(call)
+        case (.state, _): return try await endpoints.state(call)
         case (.imageAcl(let uuid), _): return try await endpoints.changeAcl(uuid, call)
         case (.imageIcon(let uuid), .put): return try await endpoints.addImageIcon(uuid, call)
         case (.imageIcon(let uuid), .delete): return try await endpoints.deleteImageIcon(uuid, call)

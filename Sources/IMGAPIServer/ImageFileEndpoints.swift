@@ -49,7 +49,7 @@ extension Endpoints {
         response[.contentLength] = String(range.count)
         let (handle, identity) = try await openStoredFile(file, of: uuid)
         if call.request.method == .head {
-            try? await handle.close()
+            await handle.closeEvenIfCancelled()
             return Response(status: status, headers: response)
         }
         let bytes = range
@@ -75,10 +75,10 @@ extension Endpoints {
                 // client sees a failed transfer instead of waiting for bytes that never come.
                 guard sent == bytes.count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: Int64(bytes.count)) }
             } catch {
-                try? await handle.close()
+                await handle.closeEvenIfCancelled()
                 throw error
             }
-            try await handle.close()
+            await handle.closeEvenIfCancelled()
             try await writer.finish(nil)
         }
         return Response(status: status, headers: response, body: body)
@@ -103,7 +103,7 @@ extension Endpoints {
         let info = try? await handle.info()
         let identity = info.flatMap(BlobStore.FileIdentity.init)
         guard let size = info?.size, size == file.size else {
-            try? await handle.close()
+            await handle.closeEvenIfCancelled()
             let problem = "the stored file is \(info.map { "\($0.size) bytes" } ?? "unreadable") but should be \(file.size) bytes"
             try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
             throw ImageRepository.quarantinedFile(of: uuid, problem: problem)

@@ -89,4 +89,12 @@ final class ListingCache: @unchecked Sendable {
             totalBytes += body.readableBytes
         }
     }
+
+    /// Forgets every cached answer (`POST /state?action=dropcaches`).
+    func removeAll() {
+        lock.withLock {
+            entries.removeAll()
+            totalBytes = 0
+        }
+    }
 }

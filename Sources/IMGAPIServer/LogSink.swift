@@ -19,7 +19,7 @@ final class LogSink: @unchecked Sendable {
     /// The log file, when lines go to one rather than to standard output.
     private var path: String?
     private var reopenRequested = false
-    private var hangup: DispatchSourceSignal?
+    private var reopensOnHangup = false
     /// Most bytes waiting to be written; beyond that, new lines are dropped.
     private let capacity: Int
 
@@ -61,17 +61,14 @@ final class LogSink: @unchecked Sendable {
         if self.path != nil { close(descriptor) }
         descriptor = fd
         self.path = path
-        guard hangup == nil else { return }
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { [unowned self] in
+        guard !reopensOnHangup else { return }
+        reopensOnHangup = true
+        Hangup.onHangup { [unowned self] in
             condition.lock()
             reopenRequested = true
             condition.signal()
             condition.unlock()
         }
-        source.resume()
-        hangup = source
     }
 
     private static func open(_ path: String) throws(LogFileError) -> Int32 {

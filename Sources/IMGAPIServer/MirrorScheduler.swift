@@ -10,6 +10,8 @@ struct MirrorScheduler: Service {
     let mirrors: [ScheduledMirror]
     let repository: ImageRepository
     let metrics: ServerMetrics
+    /// Runs wait while the server is read-only.
+    let settings: LiveSettings
 
     func run() async throws {
         // A run under way when the server stops is cancelled; its partial download is kept.
@@ -21,6 +23,13 @@ struct MirrorScheduler: Service {
         var due = mirrors.map { _ in clock.now }
         while !Task.isCancelled {
             for (index, mirror) in mirrors.enumerated() where due[index] <= clock.now && !Task.isCancelled {
+                guard !settings.readOnly else {
+                    ServerLog.event("mirror run skipped: the server is read-only", [
+                        ("from", .array(mirror.options.sources.map(JSONValue.string))),
+                    ])
+                    due[index] = clock.now + mirror.interval
+                    continue
+                }
                 let report = await MirrorRun(repository: repository, options: mirror.options).run()
                 metrics.mirrored(report)
                 log(report, mirror)

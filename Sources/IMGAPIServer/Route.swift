@@ -17,6 +17,8 @@ enum Route: Equatable {
     case metrics
     /// Readiness for load balancers (ours).
     case ready
+    /// The server's state, for operators (AdminGetState, AdminUpdateState).
+    case state
 
     init?(path: String) {
         var path = Substring(path)
@@ -30,6 +32,7 @@ enum Route: Equatable {
         case 1 where parts[0] == "images": self = .images
         case 1 where parts[0] == "metrics": self = .metrics
         case 1 where parts[0] == "ready": self = .ready
+        case 1 where parts[0] == "state": self = .state
         case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
         case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(parts[1])
         case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
@@ -42,7 +45,7 @@ enum Route: Equatable {
     var allowedMethods: [HTTPRequest.Method] {
         switch self {
         case .ping, .channels, .job, .metrics, .ready: return [.get, .head]
-        case .images: return [.get, .head, .post]
+        case .images, .state: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]
         case .imageAcl: return [.post]
@@ -63,6 +66,7 @@ enum Route: Equatable {
         case .job: return "/jobs/:uuid"
         case .metrics: return "/metrics"
         case .ready: return "/ready"
+        case .state: return "/state"
         }
     }
 }

@@ -23,7 +23,7 @@ extension ServerConfiguration {
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
         case scrubInterval, scrubRate, validateStreams
-        case metricsAddress, readyMinFreeMB
+        case metricsAddress, readyMinFreeMB, tlsCert, tlsKey, shutdownTimeout, readOnly
     }
 
     /// Applies the settings of a configuration file (a JSON object) over these ones.
@@ -37,6 +37,10 @@ extension ServerConfiguration {
                 throw ConfigurationError(key: name, problem: "unknown key (known: \(FileKey.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             try apply(key, value)
+        }
+        if (tlsCertificate == nil) != (tlsKey == nil) {
+            throw ConfigurationError(key: tlsCertificate == nil ? "tlsCert" : "tlsKey",
+                                     problem: "tlsCert and tlsKey go together: give both files, or neither for plain HTTP")
         }
         for (index, mirror) in mirrors.enumerated() {
             if let problem = ChannelPlacement.problem(local: channels, given: mirror.options.channel) {
@@ -103,6 +107,10 @@ extension ServerConfiguration {
         case .scrubInterval: scrubInterval = try integer(0...366 * 86_400)
         case .scrubRate: scrubRate = try integer(1...100_000)
         case .readyMinFreeMB: readyMinFreeMB = try integer(0...1_000_000_000)
+        case .shutdownTimeout: shutdownTimeout = try integer(1...86_400)
+        case .readOnly: readOnly = try boolean()
+        case .tlsCert: tlsCertificate = try string()
+        case .tlsKey: tlsKey = try string()
         case .metricsAddress:
             guard let address = ListenAddress(try string()) else {
                 throw ConfigurationError(key: key.rawValue, problem: "must be HOST:PORT, such as \"127.0.0.1:9100\" or \"[::1]:9100\"")
@@ -205,6 +213,8 @@ extension ServerConfiguration {
             (FileKey.scrubInterval.rawValue, .number(Double(scrubInterval))),
             (FileKey.scrubRate.rawValue, .number(Double(scrubRate))),
             (FileKey.readyMinFreeMB.rawValue, .number(Double(readyMinFreeMB))),
+            (FileKey.shutdownTimeout.rawValue, .number(Double(shutdownTimeout))),
+            (FileKey.readOnly.rawValue, .bool(readOnly)),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
         ] + optionalFileEntries))
     }
@@ -215,6 +225,8 @@ extension ServerConfiguration {
         var entries: [(String, JSONValue)] = []
         if let logFile { entries.append((FileKey.logFile.rawValue, .string(logFile))) }
         if let metricsAddress { entries.append((FileKey.metricsAddress.rawValue, .string(metricsAddress.description))) }
+        if let tlsCertificate { entries.append((FileKey.tlsCert.rawValue, .string(tlsCertificate))) }
+        if let tlsKey { entries.append((FileKey.tlsKey.rawValue, .string(tlsKey))) }
         if !channels.isEmpty { entries.append((FileKey.channels.rawValue, .array(channels.map(\.json)))) }
         if !authKeys.isEmpty {
             let users = authKeys.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .string($0.openSSHLine) })) }

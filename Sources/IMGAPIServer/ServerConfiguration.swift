@@ -54,6 +54,16 @@ public struct ServerConfiguration: Sendable {
     public var scrubInterval = 7 * 86_400
     /// Most MB per second a background scrub reads (`scrubRate`).
     public var scrubRate = 50
+    /// Reads are served, every write answers 503 (`readOnly`; also switched at run time by
+    /// SIGHUP or `POST /state`).
+    public var readOnly = false
+    /// Seconds SIGTERM (or SIGINT) waits for requests in flight before closing their
+    /// connections (`shutdownTimeout`); uploads in flight are discarded at once.
+    public var shutdownTimeout = 30
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP (`tlsCert`, `tlsKey`;
+    /// both or neither), reloaded on SIGHUP.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     /// Where `/metrics` is served instead of the main listener (`metricsAddress`, HOST:PORT).
     public var metricsAddress: ListenAddress?
     /// `/ready` answers 503 when the storage has fewer MB free (`readyMinFreeMB`).

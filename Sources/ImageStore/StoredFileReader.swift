@@ -22,7 +22,7 @@ enum StoredFileReader {
             let info = try await handle.info()
             identity = BlobStore.FileIdentity(info)
             guard info.size == expectedSize else {
-                try await handle.close()
+                await handle.closeEvenIfCancelled()
                 return .wrongSize(info.size, identity)
             }
             var digests = FileDigests()
@@ -30,13 +30,13 @@ enum StoredFileReader {
                 digests.update(chunk)
                 try await afterChunk(digests.size)
             }
-            try await handle.close()
+            await handle.closeEvenIfCancelled()
             return .read(digests.finalize(), identity)
         } catch let error as CancellationError {
-            try? await handle.close()
+            await handle.closeEvenIfCancelled()
             throw error
         } catch {
-            try? await handle.close()
+            await handle.closeEvenIfCancelled()
             return .unreadable("\(error)", identity)
         }
     }

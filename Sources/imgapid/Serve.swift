@@ -11,9 +11,12 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the IMGAPI server.",
         discussion: """
             Settings come from the defaults, then the --config file, then the options given \
-            here. Logs one JSON line per request on standard output (or --log-file, reopened on \
-            SIGHUP). SIGINT or SIGTERM stops \
-            it cleanly; an upload in progress is discarded, never half recorded.
+            here. Logs one JSON line per request on standard output (or --log-file). SIGHUP \
+            reads the config file again (readOnly, trustedNetworks and authKeys take effect at \
+            once; a bad file is refused and the settings in force stay), reopens the log file \
+            and reloads the TLS certificate. SIGINT or SIGTERM drains: no new connections, an \
+            upload in progress is discarded (never half recorded), other requests get \
+            shutdownTimeout seconds to finish.
 
             Point a compute node at it with: imgadm sources -a http://HOST:PORT
             """)
@@ -46,6 +49,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the log to this file instead of standard output; SIGHUP reopens it (for logrotate).", valueName: "path"))
     var logFile: String?
 
+    @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (with --tls-key); SIGHUP reloads it.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert (unencrypted).", valueName: "file"))
+    var tlsKey: String?
+
     @Option(help: ArgumentHelp("Serve /metrics on this HOST:PORT only, not on the main listener (e.g. 127.0.0.1:9100).", valueName: "host:port"))
     var metricsAddress: String?
 
@@ -63,8 +72,8 @@ struct Serve: AsyncParsableCommand {
         }
         // A closed log pipe or a client gone mid-response must give EPIPE, never kill the server.
         signal(SIGPIPE, SIG_IGN)
-        let app = try await IMGAPIApplication.make(configuration)
-        try await app.runService()
+        let command = self
+        try await IMGAPIApplication.run(configuration, reread: { try command.effectiveConfiguration() })
     }
 
     /// Defaults, overridden by the config file, overridden by command-line options.
@@ -73,6 +82,11 @@ struct Serve: AsyncParsableCommand {
         if let storage { configuration.storage = storage }
         if let logFile { configuration.logFile = logFile }
         if let validateStreams { configuration.validateStreams = validateStreams }
+        if let tlsCert { configuration.tlsCertificate = tlsCert }
+        if let tlsKey { configuration.tlsKey = tlsKey }
+        guard (configuration.tlsCertificate == nil) == (configuration.tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both files, or neither for plain HTTP")
+        }
         if let metricsAddress {
             guard let address = ListenAddress(metricsAddress) else {
                 throw ValidationError("--metrics-address must be HOST:PORT, such as 127.0.0.1:9100")
