@@ -1,6 +1,7 @@
 import Foundation
 import HTTPSignature
 import IMGAPI
+import IMGAPIServer
 import XCTest
 
 /// `imgapid serve --config FILE`: reference-compatible keys, flags override the file,
@@ -112,6 +113,20 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(mirror["latest"], .number(2))
         XCTAssertEqual(mirror["interval"], .number(86400))
         XCTAssertEqual(mirror["prune"], .bool(true))
+    }
+
+    /// deploy/imgapid.example.json is a config that starts as it is, and names every key
+    /// (set, or shown as a `//` comment): a new key must be documented there too.
+    func testExampleConfigParsesAndNamesEveryKey() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/imgapid.example.json")
+        let printed = try ServerProcess.run(["serve", "--print-config", "--config", example.path])
+        XCTAssertEqual(printed.status, 0, printed.output)
+        let object = try XCTUnwrap(try JSONValue.parse(Array(try Data(contentsOf: example))).objectValue)
+        let named = Set(object.keys.map { $0.hasPrefix("//") ? String($0.dropFirst(2)).trimmingCharacters(in: .whitespaces) : $0 })
+        for key in ServerConfiguration.FileKey.allCases {
+            XCTAssertTrue(named.contains(key.rawValue), "deploy/imgapid.example.json does not mention \(key.rawValue)")
+        }
     }
 
     /// What `--print-config` prints is a config file that gives the same configuration.
