@@ -67,10 +67,16 @@ struct Authenticator: Sendable {
         method != .get && method != .head
     }
 
+    /// Whether the call comes from inside a trusted network.
+    func isTrusted(_ call: Call) -> Bool {
+        guard let address = call.remote else { return false }
+        return settings.trustedNetworks.contains { $0.contains(address) }
+    }
+
     /// Strict check (writes): a signed caller, or a source inside a trusted network.
     func authorizeWrite(_ call: Call) throws {
         guard mode == .signature, call.caller.user == nil else { return }
-        if let address = call.remote, settings.trustedNetworks.contains(where: { $0.contains(address) }) { return }
+        if isTrusted(call) { return }
         throw IMGAPIError.unauthorized(
             "Unauthorized: this write needs an HTTP Signature from a key the server knows (imgapid keys add), "
                 + "or a client address in a trusted network (--trust-network), where stock imgadm publish works unsigned")

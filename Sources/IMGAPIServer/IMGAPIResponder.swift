@@ -90,6 +90,9 @@ struct IMGAPIResponder: HTTPResponder {
         case (.ready, _): return await endpoints.readiness()
         case (.state, .post): return try await endpoints.updateState(call)
         case (.state, _): return try await endpoints.state(call)
+        case (.root, _): return try endpoints.root(call)
+        case (.catalog, _): return try await endpoints.catalogPage(call)
+        case (.catalogImage(let uuid), _): return try await endpoints.imagePage(uuid, call)
         case (.imageAcl(let uuid), _): return try await endpoints.changeAcl(uuid, call)
         case (.imageIcon(let uuid), .put): return try await endpoints.addImageIcon(uuid, call)
         case (.imageIcon(let uuid), .delete): return try await endpoints.deleteImageIcon(uuid, call)
@@ -118,4 +121,6 @@ extension HTTPField.Name {
     static let contentMD5 = HTTPField.Name("Content-MD5")!
     static let acceptVersion = HTTPField.Name("Accept-Version")!
     static let xAPIVersion = HTTPField.Name("x-api-version")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
 }

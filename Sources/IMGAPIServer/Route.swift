@@ -19,6 +19,12 @@ enum Route: Equatable {
     case ready
     /// The server's state, for operators (AdminGetState, AdminUpdateState).
     case state
+    /// `/`: browsers are sent to the web catalog.
+    case root
+    /// `/ui/`: the web catalog's list of images.
+    case catalog
+    /// `/ui/images/:uuid`: the web catalog's page of one image.
+    case catalogImage(String)
 
     init?(path: String) {
         var path = Substring(path)
@@ -27,6 +33,9 @@ enum Route: Equatable {
         guard segments.first == "" else { return nil }
         let parts = segments.dropFirst().map(String.init)
         switch parts.count {
+        case 1 where parts[0] == "": self = .root
+        case 1 where parts[0] == "ui": self = .catalog
+        case 3 where parts[0] == "ui" && parts[1] == "images" && ImageUUID.isValid(parts[2]): self = .catalogImage(parts[2])
         case 1 where parts[0] == "ping": self = .ping
         case 1 where parts[0] == "channels": self = .channels
         case 1 where parts[0] == "images": self = .images
@@ -44,7 +53,7 @@ enum Route: Equatable {
 
     var allowedMethods: [HTTPRequest.Method] {
         switch self {
-        case .ping, .channels, .job, .metrics, .ready: return [.get, .head]
+        case .ping, .channels, .job, .metrics, .ready, .root, .catalog, .catalogImage: return [.get, .head]
         case .images, .state: return [.get, .head, .post]
         case .image: return [.get, .head, .post, .delete]
         case .imageFile: return [.get, .head, .put]
@@ -67,6 +76,9 @@ enum Route: Equatable {
         case .metrics: return "/metrics"
         case .ready: return "/ready"
         case .state: return "/state"
+        case .root: return "/"
+        case .catalog: return "/ui/"
+        case .catalogImage: return "/ui/images/:uuid"
         }
     }
 }

@@ -40,7 +40,8 @@ final class ServerMetrics: Sendable {
 
     /// The labels `route` takes: each IMGAPI path pattern, and `other`.
     static let routes = ["/ping", "/channels", "/images", "/images/:uuid", "/images/:uuid/file", "/images/:uuid/acl",
-                         "/images/:uuid/icon", "/jobs/:uuid", "/metrics", "/ready", "/state", "other"]
+                         "/images/:uuid/icon", "/jobs/:uuid", "/metrics", "/ready", "/state", "/", "/ui/",
+                         "/ui/images/:uuid", "other"]
     static let durationBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10), .seconds(60), .seconds(600),

@@ -17,7 +17,7 @@ struct StoreCopyOutput: ParsableArguments {
         } else {
             for bad in report.bad { print("BAD \(bad.sha256): \(bad.problem) (quarantined in the copy)") }
             for uuid in report.dropped { print("DROPPED \(uuid): deleted from \(copy.source) while the copy ran") }
-            print("\(copy.destination): \(report.images) images, \(report.files) files (\(MirrorProgress.size(report.bytes))), all verified"
+            print("\(copy.destination): \(report.images) images, \(report.files) files (\(ByteSize.text(report.bytes))), all verified"
                   + (report.bad.isEmpty ? "" : ", \(report.bad.count) bad"))
         }
         if !report.bad.isEmpty { throw ExitCode(1) }

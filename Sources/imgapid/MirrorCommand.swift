@@ -115,7 +115,7 @@ struct MirrorCommand: AsyncParsableCommand {
         }
         for failure in report.failedSources { print("FAILED source \(failure.source): \(failure.error)") }
         let bytes = report.outcomes.filter { $0.result == .copied }.map(\.bytes).reduce(0, +)
-        print("\(report.count(.copied)) copied (\(MirrorProgress.size(bytes))), \(report.count(.updated)) updated, "
+        print("\(report.count(.copied)) copied (\(ByteSize.text(bytes))), \(report.count(.updated)) updated, "
               + "\(report.count(.present)) already here, \(report.count(.failed)) failed" + (prune ? ", \(report.count(.pruned)) pruned" : "")
               + (dryRun ? " (dry run: \(report.count(.wouldCopy)) would be copied, \(report.count(.wouldUpdate)) updated, "
                  + "\(report.count(.wouldPrune)) pruned)" : ""))

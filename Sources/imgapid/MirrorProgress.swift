@@ -1,4 +1,5 @@
 import Foundation
+import IMGAPIServer
 import Mirror
 
 /// The one-line progress display of `imgapid mirror` on a terminal (standard error):
@@ -43,18 +44,7 @@ final class MirrorProgress: @unchecked Sendable {
         lastDrawn = now
         let bytes = finishedBytes + inFlight.values.reduce(0, +)
         let seconds = max(now.timeIntervalSince(started), 0.001)
-        let line = "\r\u{1B}[Kmirror: \(done)/\(total) images, \(Self.size(bytes)), \(Self.size(Int64(Double(bytes) / seconds)))/s, \(Int(seconds))s"
+        let line = "\r\u{1B}[Kmirror: \(done)/\(total) images, \(ByteSize.text(bytes)), \(ByteSize.text(Int64(Double(bytes) / seconds)))/s, \(Int(seconds))s"
         FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    static func size(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 }

@@ -42,7 +42,7 @@ struct ScrubCommand: AsyncParsableCommand {
         let terminal = isatty(STDERR_FILENO) == 1 && !json
         let scrub = Scrub(repository: repository, bytesPerSecond: rate.map { Int64($0) * 1_000_000 }) { done, total, bytes in
             guard terminal else { return }
-            FileHandle.standardError.write(Data("\r\u{1B}[Kscrub: \(done)/\(total) files, \(MirrorProgress.size(bytes))".utf8))
+            FileHandle.standardError.write(Data("\r\u{1B}[Kscrub: \(done)/\(total) files, \(ByteSize.text(bytes))".utf8))
         }
         var report = try await scrub.run()
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -66,7 +66,7 @@ struct ScrubCommand: AsyncParsableCommand {
                 print("QUARANTINED \(problem.sha256) (\(problem.images.joined(separator: ", "))): \(problem.problem)")
             }
             for repair in repairs { print(repair.error.map { "NOT REPAIRED \(repair.sha256): \($0)" } ?? "REPAIRED \(repair.sha256)") }
-            print("\(report.files) files checked (\(MirrorProgress.size(report.bytes))), \(report.quarantined) newly quarantined, "
+            print("\(report.files) files checked (\(ByteSize.text(report.bytes))), \(report.quarantined) newly quarantined, "
                   + "\(report.problems.count) quarantined in all")
         }
         if !report.clean { throw ExitCode(1) }
