@@ -15,16 +15,31 @@ final class ConnectionCounts: Sendable {
         case dropped
     }
 
-    let maxTotal: Int
-    let maxPerAddress: Int
     /// Most refused connections held open at once, each until its 503 is written.
     let maxRefusing: Int
-    private let state = Mutex<(total: Int, perAddress: [String: Int], refusing: Int)>((0, [:], 0))
+    private struct State {
+        var total = 0
+        var perAddress: [String: Int] = [:]
+        var refusing = 0
+        var maxTotal: Int
+        var maxPerAddress: Int
+    }
+    private let state: Mutex<State>
 
     init(maxTotal: Int, maxPerAddress: Int, maxRefusing: Int) {
-        self.maxTotal = maxTotal
-        self.maxPerAddress = maxPerAddress
+        state = Mutex(State(maxTotal: maxTotal, maxPerAddress: maxPerAddress))
         self.maxRefusing = maxRefusing
+    }
+
+    var maxTotal: Int { state.withLock { $0.maxTotal } }
+    var maxPerAddress: Int { state.withLock { $0.maxPerAddress } }
+
+    /// New caps (SIGHUP): connections open beyond them stay, new ones are held to them.
+    func setCaps(total: Int, perAddress: Int) {
+        state.withLock {
+            $0.maxTotal = total
+            $0.maxPerAddress = perAddress
+        }
     }
 
     /// Connections admitted and still open.
@@ -35,9 +50,9 @@ final class ConnectionCounts: Sendable {
         state.withLock { state in
             let mine = state.perAddress[address, default: 0]
             let refusal: Admission
-            if state.total >= maxTotal {
+            if state.total >= state.maxTotal {
                 refusal = .serverFull
-            } else if mine >= maxPerAddress {
+            } else if mine >= state.maxPerAddress {
                 refusal = .addressFull
             } else {
                 state.total += 1

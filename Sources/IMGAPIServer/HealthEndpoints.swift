@@ -21,16 +21,17 @@ extension Endpoints {
             problems.append("the catalog cannot be read: \(error)")
         }
         if let problem = await writeProbe.problem(repository.catalog, within: .seconds(5)) { problems.append(problem) }
-        let minimum = Int64(configuration.readyMinFreeMB) * 1_000_000
+        let live = settings.configuration
+        let minimum = Int64(live.readyMinFreeMB) * 1_000_000
         let free = repository.blobs.freeBytes()
         if let free, free < minimum {
-            problems.append("the storage has \(free / 1_000_000) MB free, less than readyMinFreeMB (\(configuration.readyMinFreeMB)): free some space or add disk")
+            problems.append("the storage has \(free / 1_000_000) MB free, less than readyMinFreeMB (\(live.readyMinFreeMB)): free some space or add disk")
         } else if free == nil {
             problems.append("the free space of the storage directory cannot be read")
         }
         let quarantined = (try? await repository.catalog.census().quarantinedFiles).map { JSONValue.number(Double($0)) } ?? .null
         var scrub = metrics.scrub.json.objectValue ?? JSONObject()
-        scrub["scheduled"] = .bool(configuration.scrubInterval > 0)
+        scrub["scheduled"] = .bool(live.scrubInterval > 0)
         let body = JSONObject([
             ("ready", .bool(problems.isEmpty)),
             ("problems", .array(problems.map(JSONValue.string))),

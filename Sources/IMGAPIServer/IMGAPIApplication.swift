@@ -62,7 +62,9 @@ public enum IMGAPIApplication {
         let metrics = ServerMetrics(connections: counts)
         let keyStore = AuthKeyStore(directory: URL(fileURLWithPath: configuration.storage).appendingPathComponent("authkeys"),
                                     configured: configuration.authKeys)
-        let settings = LiveSettings(configuration, keyStore: keyStore)
+        let listingCache = ListingCache(maxBytes: configuration.listingCacheBytes)
+        let settings = LiveSettings(configuration, keyStore: keyStore, connections: counts, openFiles: openFiles,
+                                    listingCache: listingCache)
         if let reread {
             let reload = ConfigurationReload(settings: settings, started: configuration, reread: reread)
             Hangup.onHangup { reload.reload() }
@@ -71,27 +73,15 @@ public enum IMGAPIApplication {
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, settings: settings, keyStore: keyStore),
             remoteImport: RemoteImport(repository: repository, validateStreams: configuration.validateStreams), jobs: ImportJobs(),
-            listingCache: ListingCache(maxBytes: configuration.listingCacheBytes), metrics: metrics, settings: settings)
+            listingCache: listingCache, metrics: metrics, settings: settings)
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
-        let scrubs: [any Service] = configuration.scrubInterval == 0 ? [] : [
-            ScrubScheduler(repository: repository, interval: .seconds(configuration.scrubInterval),
-                           bytesPerSecond: Int64(configuration.scrubRate) * 1_000_000, status: metrics.scrub),
+        let background: [any Service] = [
+            MirrorScheduler(repository: repository, metrics: metrics, settings: settings),
+            ScrubScheduler(repository: repository, settings: settings, status: metrics.scrub),
         ]
-        let mirrors: [any Service] = configuration.mirrors.isEmpty ? [] : [
-            MirrorScheduler(mirrors: configuration.mirrors.map { mirror in
-                var placed = mirror
-                placed.options.localChannels = configuration.channels
-                placed.options.validateStreams = configuration.validateStreams
-                return placed
-            }, repository: repository, metrics: metrics, settings: settings),
-        ]
-        let timeouts = ConnectionGuard.Timeouts(
-            head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
-            bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),
-            responseStall: .seconds(Int64(configuration.responseStallTimeout)))
         let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
-            AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: timeouts, counts: counts), ContinueHandler(),
+            AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: settings.timeouts, counts: counts), ContinueHandler(),
             CloseAfterResponseHandler(), WritesBeforeCloseHandler(),
         ]))
         let tls = try configuration.tlsCertificate.map { certificate throws(TLSCredentialsError) in
@@ -102,7 +92,7 @@ public enum IMGAPIApplication {
             responder: IMGAPIResponder(endpoints: endpoints),
             server: try tls.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: mirrors + scrubs + metricsListener(configuration.metricsAddress, endpoints: endpoints, timeouts: timeouts, logger: logger),
+            services: background + metricsListener(configuration.metricsAddress, endpoints: endpoints, settings: settings, logger: logger),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 ServerLog.event("listening", [
@@ -118,7 +108,7 @@ public enum IMGAPIApplication {
     }
 
     /// The listener of its own that serves only `/metrics`, when `metricsAddress` is set.
-    private static func metricsListener(_ address: ListenAddress?, endpoints: Endpoints, timeouts: ConnectionGuard.Timeouts,
+    private static func metricsListener(_ address: ListenAddress?, endpoints: Endpoints, settings: LiveSettings,
                                         logger: Logger) -> [any Service] {
         guard let address else { return [] }
         let router = Router()
@@ -126,7 +116,7 @@ public enum IMGAPIApplication {
         let counts = ConnectionCounts(maxTotal: 64, maxPerAddress: 16, maxRefusing: 16)
         return [Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(timeouts: timeouts, counts: counts)])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(timeouts: settings.timeouts, counts: counts)])),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             onServerRunning: { channel in
                 ServerLog.event("metrics listening", [

@@ -56,7 +56,7 @@ extension Endpoints {
         try authenticator.authorizeWrite(call)
         let account = try account(call)
         let channel = try channel(call, forRead: false)
-        let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
+        let body = try await RequestBodyReader.json(call.request, limit: settings.configuration.maxJSONBodySize)
         var record = try ImageDraft.forCreate(body: body ?? .object(JSONObject()), account: account, mode: mode,
                                               uuid: ImageUUID.random())
         if let name = channel.name { record["channels"] = .array([.string(name)]) }
@@ -72,7 +72,7 @@ extension Endpoints {
         }
         let account = try account(call)
         let channel = try channel(call, forRead: false)
-        let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
+        let body = try await RequestBodyReader.json(call.request, limit: settings.configuration.maxJSONBodySize)
         switch action {
         case "import-remote":
             return try await importRemote(uuid, account: account, channel: channel, call)

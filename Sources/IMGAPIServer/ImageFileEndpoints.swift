@@ -54,7 +54,7 @@ extension Endpoints {
         }
         let bytes = range
         let path = repository.blobs.path(forSHA256: file.sha256)
-        let verifies = status == .ok && configuration.verifyOnSend
+        let verifies = status == .ok && settings.configuration.verifyOnSend
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
             var sent: Int64 = 0
             var verifier = verifies ? BlobVerifier(sha256: file.sha256) : nil

@@ -24,7 +24,7 @@ extension Endpoints {
         }
         let account = try account(call)
         let channel = try channel(call, forRead: false)
-        let body = try await RequestBodyReader.json(call.request, limit: configuration.maxJSONBodySize)
+        let body = try await RequestBodyReader.json(call.request, limit: settings.configuration.maxJSONBodySize)
         guard let items = body?.arrayValue else {
             throw IMGAPIError.invalidParameter(field: "acl", message: "invalid image \"acl\" (not an array)")
         }

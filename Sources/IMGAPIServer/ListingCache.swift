@@ -30,7 +30,7 @@ final class ListingCache: @unchecked Sendable {
     private var generation: Int64 = -1
     private var totalBytes = 0
     private var clock: UInt64 = 0
-    private let maxBytes: Int
+    private var maxBytes: Int
     /// Also bounds the eviction scan when answers are tiny.
     private let maxEntries = 1024
 
@@ -69,8 +69,8 @@ final class ListingCache: @unchecked Sendable {
     }
 
     private func store(_ body: ByteBuffer, for key: Key, generation: Int64) {
-        guard body.readableBytes <= maxBytes else { return }
         lock.withLock {
+            guard body.readableBytes <= maxBytes else { return }
             if generation != self.generation {
                 // Answers built from an older catalog can never be served again.
                 guard generation > self.generation else { return }
@@ -88,6 +88,11 @@ final class ListingCache: @unchecked Sendable {
             entries[key] = Entry(body: body, lastUse: clock)
             totalBytes += body.readableBytes
         }
+    }
+
+    /// A new byte limit (SIGHUP); answers over it are dropped when the next one is stored.
+    func setMaxBytes(_ bytes: Int) {
+        lock.withLock { maxBytes = bytes }
     }
 
     /// Forgets every cached answer (`POST /state?action=dropcaches`).

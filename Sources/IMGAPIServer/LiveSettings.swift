@@ -2,54 +2,88 @@ import HTTPSignature
 import IMGAPI
 import Synchronization
 
-/// The settings that change while the server runs: `readOnly` (also switched by
-/// `POST /state`), `trustedNetworks` and `authKeys`, read from the config file again on
-/// SIGHUP. Everything else is read once at start.
+/// The configuration in force while the server runs: as it started, with the keys that
+/// SIGHUP may change (`liveKeys`) taken from the config file read anew, and `readOnly` also
+/// switched by `POST /state`. The other keys stay as they were at start.
 final class LiveSettings: Sendable {
-    private struct State {
-        var readOnly: Bool
-        var trustedNetworks: [TrustedNetwork]
-    }
+    typealias Key = ServerConfiguration.FileKey
 
-    private let state: Mutex<State>
+    /// Keys that take effect without a restart: access, limits, schedules.
+    static let liveKeys: Set<Key> = [
+        .readOnly, .trustedNetworks, .authKeys, .headTimeout, .idleTimeout, .bodyStallTimeout, .responseStallTimeout,
+        .maxConnections, .maxConnectionsPerAddress, .maxJSONBodySize, .listingCacheBytes, .readyMinFreeMB, .verifyOnSend,
+        .mirrors, .scrubInterval, .scrubRate,
+    ]
+
+    private let current: Mutex<ServerConfiguration>
     let keyStore: AuthKeyStore
+    private let connections: ConnectionCounts
+    private let openFiles: Int
+    private let listingCache: ListingCache
 
-    init(_ configuration: ServerConfiguration, keyStore: AuthKeyStore) {
-        state = Mutex(State(readOnly: configuration.readOnly, trustedNetworks: configuration.trustedNetworks))
+    init(_ configuration: ServerConfiguration, keyStore: AuthKeyStore, connections: ConnectionCounts, openFiles: Int,
+         listingCache: ListingCache) {
+        current = Mutex(configuration)
         self.keyStore = keyStore
+        self.connections = connections
+        self.openFiles = openFiles
+        self.listingCache = listingCache
     }
+
+    /// The configuration in force now.
+    var configuration: ServerConfiguration { current.withLock { $0 } }
 
     var readOnly: Bool {
-        get { state.withLock { $0.readOnly } }
-        set { state.withLock { $0.readOnly = newValue } }
+        get { current.withLock { $0.readOnly } }
+        set { current.withLock { $0.readOnly = newValue } }
     }
 
-    var trustedNetworks: [TrustedNetwork] { state.withLock { $0.trustedNetworks } }
+    var trustedNetworks: [TrustedNetwork] { current.withLock { $0.trustedNetworks } }
 
-    /// Takes the live settings of a configuration read anew; returns the config keys whose
-    /// value changed.
-    func apply(_ configuration: ServerConfiguration, from old: ServerConfiguration) -> [String] {
-        state.withLock {
-            $0.readOnly = configuration.readOnly
-            $0.trustedNetworks = configuration.trustedNetworks
+    /// The connection timeouts new connections get.
+    var timeouts: ConnectionGuard.Timeouts {
+        current.withLock { configuration in
+            ConnectionGuard.Timeouts(
+                head: .seconds(Int64(configuration.headTimeout)), idle: .seconds(Int64(configuration.idleTimeout)),
+                bodyStall: .seconds(Int64(configuration.bodyStallTimeout)),
+                responseStall: .seconds(Int64(configuration.responseStallTimeout)))
         }
-        keyStore.replaceConfigured(configuration.authKeys)
-        var changed: [String] = []
-        if configuration.readOnly != old.readOnly { changed.append("readOnly") }
-        if configuration.trustedNetworks.map(\.description) != old.trustedNetworks.map(\.description) { changed.append("trustedNetworks") }
-        if configuration.authKeys.mapValues({ $0.map(\.openSSHLine) }) != old.authKeys.mapValues({ $0.map(\.openSSHLine) }) {
-            changed.append("authKeys")
-        }
-        return changed
     }
 
-    /// Config keys that changed in the file but take effect only at the next start.
-    static func needingRestart(_ new: ServerConfiguration, _ old: ServerConfiguration) -> [String] {
-        let live: Set<String> = [ServerConfiguration.FileKey.readOnly.rawValue, ServerConfiguration.FileKey.trustedNetworks.rawValue,
-                                 ServerConfiguration.FileKey.authKeys.rawValue]
-        let before = old.fileJSON.objectValue ?? JSONObject(), after = new.fileJSON.objectValue ?? JSONObject()
-        let keys = Set(before.keys).union(after.keys).subtracting(live)
-        return keys.filter { before[$0] != after[$0] }.sorted()
+    /// Takes the live keys of a configuration read anew. Returns the keys that changed and
+    /// took effect, and those that changed but wait for a restart (compared with `started`).
+    func apply(_ new: ServerConfiguration, started: ServerConfiguration) -> (changed: [String], needsRestart: [String]) {
+        let old = configuration
+        current.withLock { configuration in
+            configuration.readOnly = new.readOnly
+            configuration.trustedNetworks = new.trustedNetworks
+            configuration.authKeys = new.authKeys
+            configuration.headTimeout = new.headTimeout
+            configuration.idleTimeout = new.idleTimeout
+            configuration.bodyStallTimeout = new.bodyStallTimeout
+            configuration.responseStallTimeout = new.responseStallTimeout
+            configuration.maxConnections = new.maxConnections
+            configuration.maxConnectionsPerAddress = new.maxConnectionsPerAddress
+            configuration.maxJSONBodySize = new.maxJSONBodySize
+            configuration.listingCacheBytes = new.listingCacheBytes
+            configuration.readyMinFreeMB = new.readyMinFreeMB
+            configuration.verifyOnSend = new.verifyOnSend
+            configuration.mirrors = new.mirrors
+            configuration.scrubInterval = new.scrubInterval
+            configuration.scrubRate = new.scrubRate
+        }
+        keyStore.replaceConfigured(new.authKeys)
+        connections.setCaps(total: OpenFileLimit.connectionCap(new.maxConnections, openFiles: openFiles),
+                            perAddress: new.maxConnectionsPerAddress)
+        listingCache.setMaxBytes(new.listingCacheBytes)
+        let live = Set(Self.liveKeys.map(\.rawValue))
+        return (Self.differing(old, new).filter(live.contains), Self.differing(started, new).filter { !live.contains($0) })
+    }
+
+    /// The config keys whose values differ, as the config file writes them.
+    private static func differing(_ a: ServerConfiguration, _ b: ServerConfiguration) -> [String] {
+        let before = a.fileJSON.objectValue ?? JSONObject(), after = b.fileJSON.objectValue ?? JSONObject()
+        return Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
     }
 }
 
@@ -61,13 +95,11 @@ final class ConfigurationReload: Sendable {
     private let reread: @Sendable () throws -> ServerConfiguration
     /// As the process started: what the keys read only at start are compared with.
     private let started: ServerConfiguration
-    private let current: Mutex<ServerConfiguration>
 
     init(settings: LiveSettings, started: ServerConfiguration, reread: @escaping @Sendable () throws -> ServerConfiguration) {
         self.settings = settings
         self.started = started
         self.reread = reread
-        current = Mutex(started)
     }
 
     func reload() {
@@ -78,10 +110,8 @@ final class ConfigurationReload: Sendable {
             ])
             return
         }
-        let changed = settings.apply(new, from: current.withLock { $0 })
-        current.withLock { $0 = new }
+        let (changed, waiting) = settings.apply(new, started: started)
         var fields: [(String, JSONValue)] = [("changed", .array(changed.map(JSONValue.string)))]
-        let waiting = LiveSettings.needingRestart(new, started)
         if !waiting.isEmpty { fields.append(("needs_restart", .array(waiting.map(JSONValue.string)))) }
         ServerLog.event("config reloaded", fields)
     }

@@ -3,15 +3,16 @@ import ImageStore
 import Mirror
 import ServiceLifecycle
 
-/// Runs the configured mirrors in the background of `imgapid serve`, one at a time, each
-/// when its interval has passed since its last run (the first runs at start), and logs
-/// what each run did (and counts it in `metrics`). Stops with the server.
+/// Runs the configured mirrors (`mirrors`, as in force: SIGHUP may change them) in the
+/// background of `imgapid serve`, one at a time, each when its interval has passed since its
+/// last run (a new or changed one at once), logs what each run did and counts it in
+/// `metrics`. Runs wait while the server is read-only. Stops with the server.
 struct MirrorScheduler: Service {
-    let mirrors: [ScheduledMirror]
     let repository: ImageRepository
     let metrics: ServerMetrics
-    /// Runs wait while the server is read-only.
     let settings: LiveSettings
+    /// How long it sleeps at most: a mirror added or changed by SIGHUP starts within this.
+    static let recheck = Duration.seconds(1)
 
     func run() async throws {
         // A run under way when the server stops is cancelled; its partial download is kept.
@@ -20,22 +21,30 @@ struct MirrorScheduler: Service {
 
     private func loop() async {
         let clock = ContinuousClock()
-        var due = mirrors.map { _ in clock.now }
+        /// When each mirror, by its definition, is due next.
+        var due: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled {
-            for (index, mirror) in mirrors.enumerated() where due[index] <= clock.now && !Task.isCancelled {
-                guard !settings.readOnly else {
+            let configuration = settings.configuration
+            let mirrors = configuration.mirrors.map { mirror in
+                var placed = mirror
+                placed.options.localChannels = configuration.channels
+                placed.options.validateStreams = configuration.validateStreams
+                return (key: mirror.json.compact(), mirror: placed)
+            }
+            due = due.filter { entry in mirrors.contains { $0.key == entry.key } }
+            for (key, mirror) in mirrors where due[key, default: clock.now] <= clock.now && !Task.isCancelled {
+                if settings.readOnly {
                     ServerLog.event("mirror run skipped: the server is read-only", [
                         ("from", .array(mirror.options.sources.map(JSONValue.string))),
                     ])
-                    due[index] = clock.now + mirror.interval
-                    continue
+                } else {
+                    let report = await MirrorRun(repository: repository, options: mirror.options).run()
+                    metrics.mirrored(report)
+                    log(report, mirror)
                 }
-                let report = await MirrorRun(repository: repository, options: mirror.options).run()
-                metrics.mirrored(report)
-                log(report, mirror)
-                due[index] = clock.now + mirror.interval
+                due[key] = clock.now + mirror.interval
             }
-            guard let next = due.min() else { return }
+            let next = min(due.values.min() ?? clock.now + Self.recheck, clock.now + Self.recheck)
             do { try await Task.sleep(until: next, clock: clock) } catch { return }
         }
     }

@@ -3,16 +3,17 @@ import IMGAPI
 import ImageStore
 import ServiceLifecycle
 
-/// Scrubs every stored file in the background of `imgapid serve`, `interval` after the last
-/// scrub ended (kept in the catalog, so restarts do not postpone it; a new store counts from
-/// its first start), one file at a time at most `bytesPerSecond` (config keys
-/// `scrubInterval`, `scrubRate`), and logs the result and reports it to `status` (for
-/// `/ready` and `/metrics`). Requests go on meanwhile.
+/// Scrubs every stored file in the background of `imgapid serve`, `scrubInterval` after
+/// the last scrub ended (kept in the catalog, so restarts do not postpone it; a new store
+/// counts from its first start; 0: no scrubs), one file at a time at most `scrubRate` MB/s,
+/// both as in force (SIGHUP may change them), and logs the result and reports it to
+/// `status` (for `/ready` and `/metrics`). Requests go on meanwhile.
 struct ScrubScheduler: Service {
     let repository: ImageRepository
-    let interval: Duration
-    let bytesPerSecond: Int64
+    let settings: LiveSettings
     let status: ScrubStatus
+    /// How long it sleeps at most: an interval changed by SIGHUP takes effect within this.
+    static let recheck = Duration.seconds(1)
 
     static let lastScrubKey = "last_scrub_ms"
 
@@ -21,10 +22,16 @@ struct ScrubScheduler: Service {
             do {
                 var last = try await lastScrub()
                 while !Task.isCancelled {
-                    try await Task.sleep(until: last + interval)
+                    let configuration = settings.configuration
+                    let due = last + .seconds(configuration.scrubInterval)
+                    guard configuration.scrubInterval > 0, due <= .now else {
+                        try await Task.sleep(until: configuration.scrubInterval > 0 ? min(due, .now + Self.recheck) : .now + Self.recheck)
+                        continue
+                    }
                     status.started()
+                    let rate = Int64(configuration.scrubRate) * 1_000_000
                     do {
-                        let report = try await Scrub(repository: repository, bytesPerSecond: bytesPerSecond) { [status] in
+                        let report = try await Scrub(repository: repository, bytesPerSecond: rate) { [status] in
                             status.advanced(done: $0, total: $1, bytes: $2)
                         }.run()
                         status.ended(report)

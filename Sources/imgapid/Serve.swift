@@ -12,9 +12,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Settings come from the defaults, then the --config file, then the options given \
             here. Logs one JSON line per request on standard output (or --log-file). SIGHUP \
-            reads the config file again (readOnly, trustedNetworks and authKeys take effect at \
-            once; a bad file is refused and the settings in force stay), reopens the log file \
-            and reloads the TLS certificate. SIGINT or SIGTERM drains: no new connections, an \
+            reads the config file again (access, limits, mirrors and scrubs take effect at \
+            once, the rest at the next start; a bad file is refused and the settings in force \
+            stay), reopens the log file and reloads the TLS certificate. SIGINT or SIGTERM drains: no new connections, an \
             upload in progress is discarded (never half recorded), other requests get \
             shutdownTimeout seconds to finish.
 

@@ -327,6 +327,24 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(samples.value("imgapi_mirror_images_total", ["outcome": "copied"]), 1)
     }
 
+    /// A mirror added to the config file runs after SIGHUP, without a restart.
+    func testMirrorAddedBySighupRuns() async throws {
+        let files = try await publishCatalog()
+        let config = local.storage.appendingPathComponent("config.json")
+        try "{}".write(to: config, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(["--config", config.path])
+        try server.start()
+        defer { server.stop() }
+        try """
+            {"mirrors": [{"from": "\(upstream.baseURL)", "os": "linux", "interval": 3600}]}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        server.signal(SIGHUP)
+        XCTAssertTrue(server.waitForLogLine { $0.contains("mirror run") && $0.contains("\"copied\":1") },
+                      server.logLines.joined(separator: "\n"))
+        let download = try await TestClient(server).get("/images/\(linux)/file")
+        XCTAssertEqual(download.body, files[linux]!)
+    }
+
     /// An upstream that cannot be reached is named with the cause in plain words. It read
     /// "connection reset (error set): Connection refused (errno: 111)".
     func testUnreachableUpstreamIsNamedWithItsCause() throws {

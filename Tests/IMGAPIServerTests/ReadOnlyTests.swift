@@ -59,16 +59,24 @@ final class ReadOnlyTests: XCTestCase {
         XCTAssertEqual(RawHTTP.status(of: String(decoding: outsider.receiveAll().bytes, as: UTF8.self)), 401,
                        "not from outside the trusted networks")
 
-        // SIGHUP: read-only off, no trusted network any more (at once), and a smaller listing
-        // cache (at the next start).
-        try write(#"{"trustedNetworks": [], "listingCacheBytes": 1000}"#)
+        // SIGHUP: read-only off, no trusted network any more and a smaller JSON limit (at
+        // once), and a new server name (at the next start).
+        let admin = try server.signedClient()
+        try write(#"{"trustedNetworks": [], "maxJSONBodySize": 1024, "serverName": "renamed"}"#)
         server.signal(SIGHUP)
         XCTAssertTrue(reloaded(2), server.logLines.joined(separator: "\n"))
         let line = try XCTUnwrap(server.logLines.last { $0.contains("config reloaded") })
-        XCTAssertTrue(line.contains("trustedNetworks") && line.contains("\"needs_restart\":[\"listingCacheBytes\"]"), line)
+        XCTAssertTrue(line.contains("trustedNetworks") && line.contains("maxJSONBodySize") && line.contains("readOnly"), line)
+        XCTAssertTrue(line.contains("\"needs_restart\":[\"serverName\"]"), line)
         let unsigned = try await client.request(.DELETE, "/images/5ead0000-0000-4000-8000-000000000002")
         XCTAssertEqual(unsigned.status, 401, "trusted networks reloaded: \(unsigned.text)")
+        let large = try await admin.postJSON("/images/5ead0000-0000-4000-8000-000000000003?action=import",
+                                             Fixture.manifest(uuid: "5ead0000-0000-4000-8000-000000000003", name: "big",
+                                                              version: "1", os: "smartos", type: "zone-dataset",
+                                                              extra: #""description": "\#(String(repeating: "x", count: 2000))""#))
+        XCTAssertEqual(large.status, 413, "the smaller JSON limit holds: \(large.text)")
         let ping = try await client.get("/ping")
-        XCTAssertEqual(ping.status, 200, "still on its port")
+        XCTAssertNotEqual(ping.headers["Server"].first, "renamed", "serverName waits for a restart")
+        XCTAssertEqual(ping.status, 200)
     }
 }

@@ -110,12 +110,14 @@ final class ServerProcess: @unchecked Sendable {
         Thread.detachNewThread { [weak self] in
             var rest = pendingText
             while true {
-                let data = output.availableData
-                if data.isEmpty { return }
-                rest += String(decoding: data, as: UTF8.self)
+                // Complete lines first: those that came with the `listening` line are recorded
+                // at once, not when the server next writes something.
                 var lines = rest.components(separatedBy: "\n")
                 rest = lines.removeLast()
                 for line in lines { self?.record(line) }
+                let data = output.availableData
+                if data.isEmpty { return }
+                rest += String(decoding: data, as: UTF8.self)
             }
         }
     }
