@@ -9,29 +9,19 @@ import NIOCore
 final class WritesBeforeCloseHandler: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = NIOAny
 
-    private var pending = 0
-    private var heldClose: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
+    /// The latest write: NIO completes writes in order, so once it is done, all are.
+    private var lastWrite: EventLoopFuture<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        pending += 1
         let written = promise ?? context.eventLoop.makePromise()
-        written.futureResult.assumeIsolated().whenComplete { _ in
-            self.pending -= 1
-            self.closeIfHeld(context)
-        }
+        lastWrite = written.futureResult
         context.write(data, promise: written)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        guard mode == .all, pending > 0 else { return context.close(mode: mode, promise: promise) }
-        if let held = heldClose, let promise { held.promise?.futureResult.cascade(to: promise) }
-        if heldClose == nil { heldClose = (mode, promise) }
+        guard mode == .all, let lastWrite else { return context.close(mode: mode, promise: promise) }
+        self.lastWrite = nil
         context.flush()
-    }
-
-    private func closeIfHeld(_ context: ChannelHandlerContext) {
-        guard pending == 0, let held = heldClose else { return }
-        heldClose = nil
-        context.close(mode: held.mode, promise: held.promise)
+        lastWrite.assumeIsolated().whenComplete { _ in context.close(mode: mode, promise: promise) }
     }
 }
