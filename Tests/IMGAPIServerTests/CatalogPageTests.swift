@@ -31,7 +31,8 @@ final class CatalogPageTests: XCTestCase {
         let profile = try ServerProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: profile) }
         let run = try ChildProcess.run("/usr/bin/chromium", [
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--user-data-dir=\(profile.path)",
             "--window-size=1280,900", "--hide-scrollbars",
         ] + arguments, timeout: 120)
         XCTAssertEqual(run.status, 0, run.output)
