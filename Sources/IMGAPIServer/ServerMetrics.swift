@@ -94,7 +94,11 @@ final class ServerMetrics: Sendable {
 
     /// Counts a finished (or abandoned) request.
     func requestFinished(route: String, method: String, status: Int, duration: Duration, bytes: Int) {
-        let known = ["GET", "HEAD", "POST", "PUT", "DELETE"].contains(method) ? method : "other"
+        let known: String
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "DELETE": known = method
+        default: known = "other"
+        }
         let key = RequestKey(route: route, method: known, status: status)
         let counter = requests.withLock { counters in
             if let counter = counters[key] { return counter }
