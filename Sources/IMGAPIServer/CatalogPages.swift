@@ -12,8 +12,8 @@ extension Endpoints {
     /// How far up an origin chain the image page follows.
     static let originChainLimit = 32
 
-    /// `GET /`: a browser (Accept: text/html) goes to the catalog; anything else gets the 404
-    /// an IMGAPI client expects.
+    /// `GET /`: a browser (Accept: text/html) goes to the catalog; anything else gets a 404
+    /// (the reference sends `/` to its static `/docs/`, which imgapid does not serve).
     func root(_ call: Call) throws -> Response {
         guard call.request.headers[.accept]?.contains("text/html") == true else {
             throw IMGAPIError.resourceNotFound("/ does not exist")
