@@ -29,7 +29,7 @@ extension Endpoints {
         } else if free == nil {
             problems.append("the free space of the storage directory cannot be read")
         }
-        let quarantined = (try? await repository.catalog.census().quarantinedFiles).map { JSONValue.number(Double($0)) } ?? .null
+        let quarantined = (try? await repository.catalog.quarantinedFileCount()).map { JSONValue.number(Double($0)) } ?? .null
         var scrub = metrics.scrub.json.objectValue ?? JSONObject()
         scrub["scheduled"] = .bool(live.scrubInterval > 0)
         let body = JSONObject([

@@ -145,6 +145,15 @@ public final class Catalog: Sendable {
         public var quarantinedFiles: Int
     }
 
+    /// How many stored files are quarantined: one small count, for probes that come often (`/ready`).
+    public func quarantinedFileCount() async throws -> Int {
+        try await pool.read { db in try Self.quarantinedFileCount(db) }
+    }
+
+    private static func quarantinedFileCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob_quarantine") ?? 0
+    }
+
     public func census() async throws -> Census {
         try await pool.read { db in
             let states = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM image GROUP BY state")
@@ -153,7 +162,7 @@ public final class Catalog: Sendable {
                   SELECT MAX(json_extract(f.value, '$.size')) AS size FROM image, json_each(image.record, '$.files') AS f
                   WHERE json_valid(image.record) GROUP BY json_extract(f.value, '$.sha256'))
                 """) ?? 0
-            let quarantined = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob_quarantine") ?? 0
+            let quarantined = try Self.quarantinedFileCount(db)
             return Census(imagesByState: Dictionary(uniqueKeysWithValues: states.map { ($0["state"], $0["n"]) }),
                           storedBytes: bytes, quarantinedFiles: quarantined)
         }
