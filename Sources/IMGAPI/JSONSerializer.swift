@@ -16,6 +16,13 @@ extension JSONValue {
     }
 }
 
+extension JSONValue {
+    /// Appends `text` as a JSON string, quoted and escaped as `JSON.stringify` does.
+    public static func appendQuoted(_ text: String, to out: inout String) {
+        JSONWriter.writeString(text, into: &out)
+    }
+}
+
 extension JSONObject {
     public func prettyPrinted(level: Int = 0) -> String { JSONValue.object(self).prettyPrinted(level: level) }
     public func compact() -> String { JSONValue.object(self).compact() }
@@ -65,6 +72,11 @@ private struct JSONWriter {
 
     static func writeString(_ s: String, into out: inout String) {
         out.append("\"")
+        defer { out.append("\"") }
+        // Most strings need no escape: append them whole.
+        guard s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            return out.append(s)
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out.append("\\\"")
@@ -80,7 +92,6 @@ private struct JSONWriter {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        out.append("\"")
     }
 
     /// ECMAScript Number::toString, so numbers print as the reference prints them.

@@ -10,7 +10,7 @@ struct Endpoints: Sendable {
     let authenticator: Authenticator
     let remoteImport: RemoteImport
     let jobs: ImportJobs
-    let listingCache: ListingCache
+    let responseCache: ResponseCache
     let metrics: ServerMetrics
     let settings: LiveSettings
     let writeProbe = CatalogWriteProbe()

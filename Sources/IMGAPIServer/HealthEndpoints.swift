@@ -17,7 +17,7 @@ extension Endpoints {
     /// (`readyMinFreeMB`), else 503 with the problems; either way with the scrub's state.
     func readiness() async -> Response {
         var problems: [String] = []
-        do { _ = try await repository.catalog.generation() } catch {
+        do { try await repository.catalog.probeRead() } catch {
             problems.append("the catalog cannot be read: \(error)")
         }
         if let problem = await writeProbe.problem(repository.catalog, within: .seconds(5)) { problems.append(problem) }

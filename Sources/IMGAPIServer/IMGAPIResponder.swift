@@ -8,7 +8,7 @@ import NIOCore
 
 /// Dispatches each request to its endpoint, turns every failure into an IMGAPI JSON
 /// error, and adds the headers the reference sends on every response (the access log is
-/// written by `AccessLogHandler`).
+/// written by `AccessLogHandler`; Hummingbird adds `Date`).
 struct IMGAPIResponder: HTTPResponder {
     let endpoints: Endpoints
     let hostName = ProcessInfo.processInfo.hostName
@@ -40,7 +40,6 @@ struct IMGAPIResponder: HTTPResponder {
         }
         let elapsed = started.duration(to: .now)
         let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        response.headers[.date] = HTTPDate.format(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         response.headers[.server] = endpoints.configuration.serverName
         response.headers[.xRequestID] = requestID
         response.headers[.xResponseTime] = String(milliseconds)

@@ -11,41 +11,49 @@ extension Endpoints {
         var query = try ListImagesQuery(query: call.query)
         query.channel = try channel(call, forRead: true).name
         query.account = try account(call)
-        let user = call.caller.user
-        let admin = try includeAdminFields(call, user: user)
-        let key = ListingCache.Key(query: query, authenticated: user != nil, showsChannels: showsChannels(call), adminFields: admin)
-        let generation = try await repository.catalog.generation()
-        let authenticated = user != nil
+        let authenticated = call.caller.user != nil
+        let admin = try includeAdminFields(call, user: call.caller.user)
         let showsChannels = showsChannels(call)
+        let key = ResponseCache.Key.listing(query: query, authenticated: authenticated, showsChannels: showsChannels,
+                                            adminFields: admin)
         let (repository, mode) = (self.repository, self.mode)
-        let bytes = try await listingCache.body(for: key, generation: generation) { [query] in
+        let answer = try await responseCache.answer(for: key, generation: repository.catalog.generation) { [query] in
             guard admin || showsChannels else {
-                return JSONBody.array(try await repository.catalog.listItems(query, authenticated: authenticated))
+                return .init(body: JSONBody.array(try await repository.catalog.listItems(query, authenticated: authenticated)))
             }
             let (records, undecodable) = try await repository.catalog.listRecords(query, authenticated: authenticated)
             for uuid in undecodable { Self.logUndecodable(uuid) }
             let views = records.map {
                 JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels))
             }
-            return ByteBuffer(string: JSONValue.array(views).prettyPrinted())
+            return .init(body: ByteBuffer(string: JSONValue.array(views).prettyPrinted()))
         }
-        return .json(bytes)
+        return .json(answer.body)
     }
 
-    /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`.
+    /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`. Answers
+    /// are cached until the catalog changes; who may see one is decided on each request.
     func getImage(_ uuid: String, _ call: Call) async throws -> Response {
-        let user = call.caller.user
         let account = try account(call)
-        let admin = try includeAdminFields(call, user: user)
-        let image = try await visibleImage(uuid, account: account, channel: try channel(call, forRead: true))
-        let body = admin ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: true,
-                                                             includeChannels: showsChannels(call))).prettyPrinted()
-                         : view(image, call)
-        let etag = JSONBody.etag(body)
+        let channel = try channel(call, forRead: true)
+        let admin = try includeAdminFields(call, user: call.caller.user)
+        let showsChannels = showsChannels(call)
+        let key = ResponseCache.Key.image(uuid: uuid, showsChannels: showsChannels, adminFields: admin)
+        let (repository, mode) = (self.repository, self.mode)
+        let answer = try await responseCache.answer(for: key, generation: repository.catalog.generation) {
+            let image = try await repository.image(uuid)
+            let body = admin || showsChannels
+                ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: admin,
+                                                    includeChannels: showsChannels)).prettyPrinted()
+                : image.body
+            return .init(body: ByteBuffer(string: body), etag: JSONBody.etag(body), image: image)
+        }
+        guard let image = answer.image, let etag = answer.etag else { throw IMGAPIError.internalError() }
+        try checkVisible(image, account: account, channel: channel)
         if try ConditionalRequest.evaluate(call.request.headers, etag: etag) == .notModified {
             return .notModified(etag: etag)
         }
-        return .json(body, etag: true)
+        return .json(answer.body, etag: etag)
     }
 
     /// `POST /images` (CreateImage): a new `unactivated` image with a server-assigned uuid.
@@ -133,18 +141,24 @@ extension Endpoints {
     func visibleImage(_ uuid: String, account: String?, channel: ChannelSelection,
                       mustOwn: Bool = false) async throws -> StoredImage {
         let image = try await repository.image(uuid)
+        try checkVisible(image, account: account, channel: channel, mustOwn: mustOwn)
+        return image
+    }
+
+    /// Throws 404 unless the image is in `channel` and `account` (when given) may see it,
+    /// and `NotImageOwner` when it may see but must own it.
+    func checkVisible(_ image: StoredImage, account: String?, channel: ChannelSelection, mustOwn: Bool = false) throws {
         guard channel.contains(image.record) else { throw IMGAPIError.resourceNotFound("image not found") }
-        guard let account else { return image }
+        guard let account else { return }
         let record = image.record
-        if record["owner"]?.stringValue == account { return image }
+        if record["owner"]?.stringValue == account { return }
         let shared = (record["acl"]?.arrayValue ?? []).contains(.string(account))
         guard image.isActivated, record["public"]?.boolValue == true || shared else {
             throw IMGAPIError.resourceNotFound("image not found")
         }
         if mustOwn {
-            throw IMGAPIError(status: 422, code: "NotImageOwner", message: "\(account) does not own image \(uuid)")
+            throw IMGAPIError(status: 422, code: "NotImageOwner", message: "\(account) does not own image \(image.uuid)")
         }
-        return image
     }
 
     /// Visibility, ownership and `If-Match` for a write on an existing image.

@@ -14,11 +14,12 @@ extension Response {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// A JSON body already serialized into bytes (shared, not copied).
-    static func json(_ bytes: ByteBuffer) -> Response {
+    /// A JSON body already serialized into bytes (shared, not copied), with its ETag if known.
+    static func json(_ bytes: ByteBuffer, etag: String? = nil) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.contentLength] = String(bytes.readableBytes)
+        if let etag { headers[.eTag] = etag }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: bytes))
     }
 
@@ -34,10 +35,7 @@ extension Response {
 enum JSONBody {
     /// The reference's object ETag: SHA-1 of the JSON text, unquoted.
     static func etag(_ text: String) -> String {
-        Insecure.SHA1.hash(data: Array(text.utf8)).map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        Hex.encode(Insecure.SHA1.hash(data: Array(text.utf8)))
     }
 
     /// `[` items `]`, each item already rendered one level deep: the ListImages body.

@@ -19,15 +19,15 @@ final class LiveSettings: Sendable {
     let keyStore: AuthKeyStore
     private let connections: ConnectionCounts
     private let openFiles: Int
-    private let listingCache: ListingCache
+    private let responseCache: ResponseCache
 
     init(_ configuration: ServerConfiguration, keyStore: AuthKeyStore, connections: ConnectionCounts, openFiles: Int,
-         listingCache: ListingCache) {
+         responseCache: ResponseCache) {
         current = Mutex(configuration)
         self.keyStore = keyStore
         self.connections = connections
         self.openFiles = openFiles
-        self.listingCache = listingCache
+        self.responseCache = responseCache
     }
 
     /// The configuration in force now.
@@ -75,7 +75,7 @@ final class LiveSettings: Sendable {
         keyStore.replaceConfigured(new.authKeys)
         connections.setCaps(total: OpenFileLimit.connectionCap(new.maxConnections, openFiles: openFiles),
                             perAddress: new.maxConnectionsPerAddress)
-        listingCache.setMaxBytes(new.listingCacheBytes)
+        responseCache.setMaxBytes(new.listingCacheBytes)
         let live = Set(Self.liveKeys.map(\.rawValue))
         return (Self.differing(old, new).filter(live.contains), Self.differing(started, new).filter { !live.contains($0) })
     }

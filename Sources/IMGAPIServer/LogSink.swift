@@ -40,9 +40,10 @@ final class LogSink: @unchecked Sendable {
             droppedInAll += 1
             return
         }
+        // The writer thread waits only while nothing is pending: wake it on the first line.
+        if pending.isEmpty { condition.signal() }
         pending.append(line)
         pendingBytes += line.utf8.count
-        condition.signal()
     }
 
     /// Lines dropped since start.

@@ -16,22 +16,30 @@ enum RequestLog {
         var error: String?
     }
 
+    /// Writes the line, built directly: it is the one thing every request logs.
     static func write(_ entry: Entry, bytes: Int, complete: Bool) {
         let elapsed = entry.started.duration(to: .now).components
         let milliseconds = elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
-        var line = JSONObject([
-            ("time", .string(Timestamp.iso8601(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))),
-            ("req_id", .string(entry.requestID)),
-            ("method", .string(entry.method)),
-            ("url", .string(entry.url)),
-            ("status", .number(Double(entry.status))),
-            ("ms", .number(Double(milliseconds))),
-            ("bytes", .number(Double(bytes))),
-            ("complete", .bool(complete)),
-        ])
-        if let remote = entry.remote { line["remote"] = .string(remote) }
-        if let error = entry.error { line["error"] = .string(error) }
-        ServerLog.line(line)
+        var line = "{\"time\":\""
+        line.reserveCapacity(256)
+        line += Timestamp.iso8601(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        line += "\",\"req_id\":"
+        JSONValue.appendQuoted(entry.requestID, to: &line)
+        line += ",\"method\":"
+        JSONValue.appendQuoted(entry.method, to: &line)
+        line += ",\"url\":"
+        JSONValue.appendQuoted(entry.url, to: &line)
+        line += ",\"status\":\(entry.status),\"ms\":\(milliseconds),\"bytes\":\(bytes),\"complete\":\(complete)"
+        if let remote = entry.remote {
+            line += ",\"remote\":"
+            JSONValue.appendQuoted(remote, to: &line)
+        }
+        if let error = entry.error {
+            line += ",\"error\":"
+            JSONValue.appendQuoted(error, to: &line)
+        }
+        line += "}\n"
+        ServerLog.write(line)
     }
 }
 
@@ -49,6 +57,11 @@ public enum ServerLog {
 
     public static func line(_ object: JSONObject) {
         sink.write(object.compact() + "\n")
+    }
+
+    /// Writes a line already rendered, with its newline.
+    static func write(_ line: String) {
+        sink.write(line)
     }
 
     /// A start-up or housekeeping message.

@@ -70,7 +70,7 @@ public struct ServerConfiguration: Sendable {
     public var readyMinFreeMB = 1024
     /// File the log goes to instead of standard output, reopened on SIGHUP (`logFile`).
     public var logFile: String?
-    /// Most bytes of ListImages answers kept in memory (config key `listingCacheBytes`).
+    /// Most bytes of ListImages and GetImage answers kept in memory (config key `listingCacheBytes`).
     public var listingCacheBytes = 64 * 1024 * 1024
     /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.
     public var authKeys: [String: [SSHPublicKey]] = [:]

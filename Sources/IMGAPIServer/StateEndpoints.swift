@@ -25,7 +25,7 @@ extension Endpoints {
         try authorizeOperator(call)
         switch call.query.value("action") {
         case "dropcaches":
-            listingCache.removeAll()
+            responseCache.removeAll()
             return Response(status: .accepted)
         case let action? where action == "read-only" || action == "read-write":
             settings.readOnly = action == "read-only"

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import IMGAPI
+import Synchronization
 
 /// An image as the catalog holds it: the full record and its rendered API view.
 public struct StoredImage: Sendable {
@@ -18,6 +19,8 @@ public struct StoredImage: Sendable {
 public final class Catalog: Sendable {
     private let pool: any DatabaseWriter
     public let mode: ServerMode
+    /// The stored generation as of the last write through this catalog (see `generation`).
+    private let currentGeneration: Atomic<Int64>
 
     /// Opens (creating, migrating) the catalog. A nil `mode` keeps the mode the catalog was
     /// last used with (public for a new one): what tools beside the server, such as the mirror, want.
@@ -33,6 +36,7 @@ public final class Catalog: Sendable {
         let mode = try mode ?? Self.recordedMode(pool)
         self.mode = mode
         try pool.writeWithoutTransaction { db in try CatalogWriter(db: db, mode: mode).rerenderIfModeChanged() }
+        currentGeneration = Atomic(try pool.read(Self.storedGeneration))
     }
 
     /// Opens the catalog for reading only: nothing is written, and a catalog that does not
@@ -48,6 +52,7 @@ public final class Catalog: Sendable {
             try CatalogSchema.migrator.migrate(pool)
         }
         mode = try Self.recordedMode(pool)
+        currentGeneration = Atomic(try pool.read(Self.storedGeneration))
     }
 
     /// The mode the catalog was last used with; public for a new one.
@@ -89,12 +94,18 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// A number that changes with every committed write, by this process or another
-    /// (the mirror): what cached listings are checked against.
-    public func generation() async throws -> Int64 {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM catalog_meta WHERE key = 'generation'") ?? 0
-        }
+    /// A number that moves on with every committed write transaction: what cached answers
+    /// are checked against. Read from memory: only the process holding the storage lock
+    /// writes, and it does so through `exclusive`, which records the new value.
+    public var generation: Int64 { currentGeneration.load(ordering: .acquiring) }
+
+    private static func storedGeneration(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM catalog_meta WHERE key = 'generation'") ?? 0
+    }
+
+    /// Reads one row: whether the catalog can be read now (`/ready`).
+    public func probeRead() async throws {
+        _ = try await pool.read(Self.storedGeneration)
     }
 
     public func icon(_ uuid: String) async throws -> ImageIcon? {
@@ -254,7 +265,10 @@ public final class Catalog: Sendable {
     public func exclusive<T: Sendable>(_ body: @escaping @Sendable (CatalogWriter) throws -> T) async throws -> T {
         let mode = self.mode
         do {
-            return try await pool.writeWithoutTransaction { db in try body(CatalogWriter(db: db, mode: mode)) }
+            return try await pool.writeWithoutTransaction { db in
+                defer { if let stored = try? Self.storedGeneration(db) { currentGeneration.store(stored, ordering: .releasing) } }
+                return try body(CatalogWriter(db: db, mode: mode))
+            }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw IMGAPIError.storeFull
         }

@@ -62,6 +62,7 @@ struct Serve: AsyncParsableCommand {
     var validateStreams: Bool?
 
     func run() async throws {
+        IMGAPIApplication.runTasksOnEventLoops()
         let configuration = try effectiveConfiguration()
         if printConfig {
             print(configuration.fileJSON.prettyPrinted())

@@ -90,6 +90,7 @@ final class ImageAclTests: XCTestCase {
         expect(added, status: 200)
         XCTAssertEqual(try added.object()["acl"], .array([.string(sharedB), .string(otherC)]), "duplicates ignored")
         try await expectNames("account=\(sharedB)", ["image"])
+        expect(try await admin.get("/images/\(uuid)?account=\(sharedB)"), status: 200)
         let defaultAction = try await admin.postJSON("/images/\(uuid)/acl", "[\"\(sharedB)\"]")
         XCTAssertEqual(try defaultAction.object()["acl"], .array([.string(sharedB), .string(otherC)]), "add by default")
         let removed = try await admin.postJSON("/images/\(uuid)/acl?action=remove", "[\"\(sharedB)\", \"\(ownerA)\"]")
@@ -97,6 +98,8 @@ final class ImageAclTests: XCTestCase {
         let emptied = try await admin.postJSON("/images/\(uuid)/acl?action=remove", "[\"\(otherC)\"]")
         XCTAssertNil(try emptied.object()["acl"], "an empty acl is not shown")
         try await expectNames("account=\(sharedB)", [])
+        // GetImage was answered from the cache above; the ACL change must reach it.
+        expect(try await admin.get("/images/\(uuid)?account=\(sharedB)"), status: 404)
 
         for (body, action) in [("{}", "add"), ("[\"not-a-uuid\"]", "add"), ("[42]", "remove"), ("[]", "explode")] {
             let refused = try await admin.postJSON("/images/\(uuid)/acl?action=\(action)", body)
