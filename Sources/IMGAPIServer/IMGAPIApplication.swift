@@ -36,6 +36,7 @@ public enum IMGAPIApplication {
         group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownTimeout)
         try await ServiceGroup(configuration: group).run()
         ServerLog.event("stopped")
+        ServerLog.flush()
     }
 
     /// Opens the repository under `configuration.storage` and returns the HTTP application.

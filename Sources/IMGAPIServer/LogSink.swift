@@ -19,9 +19,15 @@ final class LogSink: @unchecked Sendable {
     /// The log file, when lines go to one rather than to standard output.
     private var path: String?
     private var reopenRequested = false
+    /// The writer thread waits for a first line: only then does a line need to wake it.
+    private var writerIdle = false
+    /// The writer thread is writing a batch taken from `pending`.
+    private var writing = false
     private var reopensOnHangup = false
     /// Most bytes waiting to be written; beyond that, new lines are dropped.
     private let capacity: Int
+    /// Seconds the writer thread lets lines gather after each write.
+    private static let gathering = 0.005
 
     init(descriptor: Int32, capacity: Int = 4 * 1024 * 1024) {
         self.descriptor = descriptor
@@ -40,10 +46,20 @@ final class LogSink: @unchecked Sendable {
             droppedInAll += 1
             return
         }
-        // The writer thread waits only while nothing is pending: wake it on the first line.
-        if pending.isEmpty { condition.signal() }
+        if writerIdle { condition.signal() }
         pending.append(line)
         pendingBytes += line.utf8.count
+    }
+
+    /// Waits until every line queued so far has been written, for at most `seconds`: at exit.
+    func flush(within seconds: Double) {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !pending.isEmpty || writing {
+            condition.broadcast()  // wakes the writer thread, idle or letting lines gather
+            guard condition.wait(until: deadline) else { return }
+        }
     }
 
     /// Lines dropped since start.
@@ -81,10 +97,15 @@ final class LogSink: @unchecked Sendable {
     private func drain() {
         while true {
             condition.lock()
-            while pending.isEmpty && !reopenRequested { condition.wait() }
+            while pending.isEmpty && !reopenRequested {
+                writerIdle = true
+                condition.wait()
+                writerIdle = false
+            }
             let reopening = reopenRequested ? path : nil
             reopenRequested = false
             let batch = pending
+            writing = true
             let droppedBefore = dropped
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
@@ -99,12 +120,18 @@ final class LogSink: @unchecked Sendable {
             condition.lock()
             let fd = descriptor
             condition.unlock()
-            if !writeAll(Array(text.utf8), to: fd) {
-                condition.lock()
+            let written = writeAll(Array(text.utf8), to: fd)
+            condition.lock()
+            if !written {
                 dropped += droppedBefore + batch.count
                 droppedInAll += batch.count
-                condition.unlock()
             }
+            writing = false
+            condition.broadcast()  // for `flush`
+            // Let the next lines gather for a moment: under load this thread then wakes a few
+            // hundred times a second rather than once per request.
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Self.gathering))
+            condition.unlock()
         }
     }
 

@@ -52,6 +52,11 @@ public enum ServerLog {
         try sink.useFile(path)
     }
 
+    /// Waits (a second at most) until every line so far has been written: before exit.
+    public static func flush() {
+        sink.flush(within: 1)
+    }
+
     /// Lines dropped since start because the log output was blocked or failing.
     static var droppedLines: Int { sink.droppedLines }
 
