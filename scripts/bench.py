@@ -143,8 +143,12 @@ def memory_kib(pid, field):
 
 
 def seconds_of(text):
-    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[unit]
+    """wrk's latency text (`812.00us`, `3.10ms`, `1.02s`, `1.50m`) in seconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not match:
+        fail(f"wrk printed a latency that is not understood: {text!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 def wrk(url, connections, duration, pids):
@@ -160,8 +164,8 @@ def wrk(url, connections, duration, pids):
     mib = float(number) * {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[unit] / (1 << 20)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     return {"rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "mib_per_second": mib,
-            "p50": seconds_of(re.search(r"50%\s+(\S+)", out).group(1)),
-            "p99": seconds_of(re.search(r"99%\s+(\S+)", out).group(1)),
+            "p50": seconds_of(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+            "p99": seconds_of(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             "cpu_per_request": used / max(total, 1)}
 
 
