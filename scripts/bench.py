@@ -251,6 +251,10 @@ def digest_rate(path):
     return size / (1 << 20) / (time.monotonic() - started)
 
 
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
 def upload_seconds(path, uuid, kind="zone-dataset"):
     request("POST", f"/images/{uuid}?action=import",
             json.dumps({"v": 2, "uuid": uuid, "owner": OWNER, "name": "large-" + kind, "version": "1",
@@ -346,8 +350,9 @@ def main():
         bench.record("publish, 8 clients, 4 MiB files", "images/s", {"rate": rate}, "reference sdc-imgapi 199/s", None)
 
         # Uploads against the rate one core computes the three digests at.
-        upload = file_mib / upload_seconds(large, "ffffffff-0000-4000-8000-000000000001")
-        bench.record(f"upload {file_mib} MiB", "MiB/s", {"rate": upload}, "sha1+sha256+md5 on one core",
+        # One upload is too noisy a figure: the median of three, each a new image.
+        upload = median([file_mib / upload_seconds(large, "ffffffff-0000-4000-8000-%012d" % n) for n in (1, 2, 3)])
+        bench.record(f"upload {file_mib} MiB (median of 3)", "MiB/s", {"rate": upload}, "sha1+sha256+md5 on one core",
                      {"rate": digest_rate(large)})
 
         # Downloads, verified while sent, then from a server that does not verify.
@@ -377,9 +382,13 @@ def main():
         write_stream(stream, file_mib // 2)
         subprocess.run(f"gzip -1 -c {stream} > {stream}.gz", shell=True, check=True)
         stream_mib = os.path.getsize(stream + ".gz") / (1 << 20)
-        checked = stream_mib / upload_seconds(stream + ".gz", "eeeeeeee-0000-4000-8000-000000000001")
-        unchecked = stream_mib / upload_seconds(stream + ".gz", "eeeeeeee-0000-4000-8000-000000000002", "other")
-        bench.record(f"upload {stream_mib:.0f} MiB gzip ZFS stream, checked", "MiB/s", {"rate": checked},
+        checked, unchecked = [], []
+        for n in range(3):  # alternating, the median of each
+            checked.append(stream_mib / upload_seconds(stream + ".gz", "eeeeeeee-0000-4000-8000-%012d" % (2 * n)))
+            unchecked.append(stream_mib / upload_seconds(stream + ".gz", "eeeeeeee-0000-4000-8000-%012d" % (2 * n + 1),
+                                                         "other"))
+        checked, unchecked = median(checked), median(unchecked)
+        bench.record(f"upload {stream_mib:.0f} MiB gzip ZFS stream, checked (median of 3)", "MiB/s", {"rate": checked},
                      "same upload not checked (type other)", {"rate": unchecked})
     finally:
         server.stop()

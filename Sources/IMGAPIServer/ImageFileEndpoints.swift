@@ -56,30 +56,33 @@ extension Endpoints {
         let path = repository.blobs.path(forSHA256: file.sha256)
         let verifies = status == .ok && settings.configuration.verifyOnSend
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
-            var sent: Int64 = 0
-            var verifier = verifies ? BlobVerifier(sha256: file.sha256) : nil
-            do {
-                for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
-                    sent += Int64(chunk.readableBytes)
-                    verifier?.update(chunk)
-                    // The last chunk waits for the digest: bytes that changed on disk never
-                    // make a complete transfer, and the client sees a failed download.
-                    if sent == bytes.count, let verifier, !verifier.matches() {
-                        let problem = "its SHA-256 is no longer \(file.sha256)"
-                        try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
-                        throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) failed verification: \(problem)")
+            // Digesting while sending keeps a core busy: off the event loops then.
+            try await withTaskExecutorPreference(verifies ? CPUExecutor.shared : nil) {
+                var sent: Int64 = 0
+                var verifier = verifies ? BlobVerifier(sha256: file.sha256) : nil
+                do {
+                    for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
+                        sent += Int64(chunk.readableBytes)
+                        verifier?.update(chunk)
+                        // The last chunk waits for the digest: bytes that changed on disk never
+                        // make a complete transfer, and the client sees a failed download.
+                        if sent == bytes.count, let verifier, !verifier.matches() {
+                            let problem = "its SHA-256 is no longer \(file.sha256)"
+                            try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
+                            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) failed verification: \(problem)")
+                        }
+                        try await writer.write(chunk)
                     }
-                    try await writer.write(chunk)
+                    // A file cut short while being sent: throwing closes the connection, so the
+                    // client sees a failed transfer instead of waiting for bytes that never come.
+                    guard sent == bytes.count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: Int64(bytes.count)) }
+                } catch {
+                    await handle.closeEvenIfCancelled()
+                    throw error
                 }
-                // A file cut short while being sent: throwing closes the connection, so the
-                // client sees a failed transfer instead of waiting for bytes that never come.
-                guard sent == bytes.count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: Int64(bytes.count)) }
-            } catch {
                 await handle.closeEvenIfCancelled()
-                throw error
+                try await writer.finish(nil)
             }
-            await handle.closeEvenIfCancelled()
-            try await writer.finish(nil)
         }
         return Response(status: status, headers: response, body: body)
     }
@@ -196,7 +199,10 @@ extension Endpoints {
     private func receiveDiscardedOnStop(_ body: CheckedBody<RequestBody>, expectedSize: Int64?) async throws -> StagedBlob {
         do {
             return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in
-                try await blobs.receive(body, expectedSize: expectedSize)
+                // Digests (and the stream check's own task) off the event loops.
+                try await withTaskExecutorPreference(CPUExecutor.shared) {
+                    try await blobs.receive(body, expectedSize: expectedSize)
+                }
             }
         } catch is CancellationError {
             throw IMGAPIError.serviceUnavailable("the server is stopping: the upload was discarded")

@@ -16,7 +16,8 @@ struct MirrorScheduler: Service {
 
     func run() async throws {
         // A run under way when the server stops is cancelled; its partial download is kept.
-        await cancelWhenGracefulShutdown { await loop() }
+        // Downloads are digested and checked as they arrive: off the event loops.
+        await cancelWhenGracefulShutdown { await withTaskExecutorPreference(CPUExecutor.shared) { await loop() } }
     }
 
     private func loop() async {

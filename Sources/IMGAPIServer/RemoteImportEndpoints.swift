@@ -59,7 +59,7 @@ extension Endpoints {
         let job = try await jobs.start(imageUUID: uuid, source: source.baseURL, total: chain.count)
         let remoteImport = self.remoteImport
         let jobs = self.jobs
-        Task {
+        Task(executorPreference: CPUExecutor.shared) {
             do {
                 for (index, upstream) in chain.enumerated() {
                     try await remoteImport.copy(upstream, from: source, keepOwner: false, channels: channel.name.map { [$0] }) { bytes in

@@ -31,9 +31,11 @@ struct ScrubScheduler: Service {
                     status.started()
                     let rate = Int64(configuration.scrubRate) * 1_000_000
                     do {
-                        let report = try await Scrub(repository: repository, bytesPerSecond: rate) { [status] in
-                            status.advanced(done: $0, total: $1, bytes: $2)
-                        }.run()
+                        let report = try await withTaskExecutorPreference(CPUExecutor.shared) {
+                            try await Scrub(repository: repository, bytesPerSecond: rate) { [status] in
+                                status.advanced(done: $0, total: $1, bytes: $2)
+                            }.run()
+                        }
                         status.ended(report)
                         log(report)
                     } catch is CancellationError {

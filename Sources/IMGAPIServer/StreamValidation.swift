@@ -36,7 +36,7 @@ struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
 
         init(_ validator: ImageFileValidator) {
             let chunks = self.chunks
-            task = Task { [weak self] in
+            task = Task(executorPreference: CPUExecutor.shared) { [weak self] in
                 do {
                     for try await chunk in chunks.buffer(policy: .bounded(checkQueue)) { try validator.update(chunk) }
                     return try validator.finish()
