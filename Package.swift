@@ -38,6 +38,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
         /// The system's decompressors, for checking image files as they arrive.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),

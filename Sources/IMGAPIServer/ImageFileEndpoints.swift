@@ -199,10 +199,7 @@ extension Endpoints {
     private func receiveDiscardedOnStop(_ body: CheckedBody<RequestBody>, expectedSize: Int64?) async throws -> StagedBlob {
         do {
             return try await cancelWhenGracefulShutdown { [blobs = repository.blobs] in
-                // Digests (and the stream check's own task) off the event loops.
-                try await withTaskExecutorPreference(CPUExecutor.shared) {
-                    try await blobs.receive(body, expectedSize: expectedSize)
-                }
+                try await blobs.receive(body, expectedSize: expectedSize)
             }
         } catch is CancellationError {
             throw IMGAPIError.serviceUnavailable("the server is stopping: the upload was discarded")

@@ -57,7 +57,7 @@ extension BlobStore {
         let options = OpenOptions.Write(existingFile: start > 0 ? .open : .truncate,
                                         newFile: .init(transactionalCreation: false))
         return try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
-            var writer = handle.bufferedWriter(startingAtAbsoluteOffset: start, capacity: .mebibytes(1))
+            var writer = handle.bufferedWriter(startingAtAbsoluteOffset: start, capacity: Self.writeBuffer)
             var chunks = body.makeAsyncIterator()
             do {
                 while let chunk = try await chunks.next() {
