@@ -66,7 +66,8 @@ final class ResponseCache: @unchecked Sendable {
                 return .cached(entry.answer)
             }
             if let pending = inFlight[key], pending.generation == generation { return .rendering(pending.task) }
-            let task = Task {
+            // Rendering a large listing takes milliseconds of CPU: off the event loops.
+            let task = Task(executorPreference: CPUExecutor.shared) { [self] in
                 defer { lock.withLock { if inFlight[key]?.generation == generation { inFlight[key] = nil } } }
                 let answer = try await render()
                 store(answer, for: key, generation: generation)

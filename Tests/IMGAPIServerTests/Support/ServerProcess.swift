@@ -90,11 +90,11 @@ final class ServerProcess: @unchecked Sendable {
         throw TestFailure("imgapid did not start: \(logLines.joined(separator: "\n"))")
     }
 
-    /// Waits, at most `seconds`, for a log line that `matches`; true when one came.
-    func waitForLogLine(within seconds: TimeInterval = 30, _ matches: (String) -> Bool) -> Bool {
+    /// Waits, at most `seconds`, for `count` log lines that `matches`; true when they came.
+    func waitForLogLine(count: Int = 1, within seconds: TimeInterval = 30, _ matches: (String) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if lock.withLock({ logLines.contains(where: matches) }) { return true }
+            if lock.withLock({ logLines.filter(matches).count >= count }) { return true }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
