@@ -60,8 +60,9 @@ public struct BlobStore: Sendable {
             let options = OpenOptions.Write(existingFile: .none, newFile: .init(transactionalCreation: false))
             let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
             async let digested = Self.digest(chunks)
+            let size: Int64
             do {
-                try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
+                size = try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
                     var size: Int64 = 0
                     var writer = handle.bufferedWriter(capacity: Self.writeBuffer)
                     var iterator = body.makeAsyncIterator()
@@ -85,13 +86,17 @@ public struct BlobStore: Sendable {
                         try await writer.flush()
                         try await handle.synchronize()
                     } catch { throw Self.storageError(error) }
+                    return size
                 }
             } catch {
                 chunks.fail(error)
                 _ = try? await digested
                 throw error
             }
-            return StagedBlob(path: path, digests: try await digested)
+            let digests = try await digested
+            // The digests stop early only if the task was cancelled: never stage such a file.
+            guard digests.size == size else { throw CancellationError() }
+            return StagedBlob(path: path, digests: digests)
         } catch {
             await discard(path)
             if Task.isCancelled { throw CancellationError() }
