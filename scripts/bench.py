@@ -178,9 +178,9 @@ class Bench:
                                              text=True).stdout.strip(),
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.release()}"}
 
-    def record(self, workload, unit, ours, baseline_name, baseline, extra=None):
+    def record(self, workload, unit, ours, baseline_name, baseline):
         row = {"workload": workload, "unit": unit, "imgapid": ours, "baseline": baseline_name,
-               "baseline_value": baseline, **(extra or {})}
+               "baseline_value": baseline}
         ratio = ours["rate"] / baseline["rate"] if baseline else None
         row["ratio"] = ratio
         self.rows.append(row)

@@ -13,8 +13,8 @@ public enum HTTPDate {
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = CivilDate.date(daysSinceEpoch: days)
         let weekday = weekdays[(days % 7 + 7 + 4) % 7]  // 1970-01-01 was a Thursday
-        let clock = [secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60].map { padded($0, 2) }
-        return "\(weekday), \(padded(day, 2)) \(months[month - 1]) \(padded(year, 4)) \(clock.joined(separator: ":")) GMT"
+        let clock = [secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60].map { $0.zeroPadded(2) }
+        return "\(weekday), \(day.zeroPadded(2)) \(months[month - 1]) \(year.zeroPadded(4)) \(clock.joined(separator: ":")) GMT"
     }
 
     /// Formats a time in milliseconds since 1970 (rounded down to the second).
@@ -25,11 +25,6 @@ public enum HTTPDate {
     /// Parses a date into milliseconds since 1970.
     public static func milliseconds(_ text: String) -> Int64? {
         parse(text).map { Int64($0.timeIntervalSince1970) * 1000 }
-    }
-
-    private static func padded(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 
     /// Parses `Www, DD Mon YYYY HH:MM:SS GMT` strictly (the weekday name is checked for form, not agreement).

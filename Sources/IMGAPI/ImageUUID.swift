@@ -19,8 +19,7 @@ public enum ImageUUID {
     /// A new random (version 4) UUID in IMGAPI form.
     public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: 16)
-        withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { bytes = Array($0) }
+        var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { Hex.encode(bytes[$0]) }.joined(separator: "-")

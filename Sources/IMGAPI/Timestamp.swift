@@ -51,8 +51,8 @@ public enum Timestamp {
         var secondsOfDay = Int(totalSeconds % 86_400)
         if secondsOfDay < 0 { secondsOfDay += 86_400; days -= 1 }
         let (y, m, d) = CivilDate.date(daysSinceEpoch: days)
-        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T" + pad(secondsOfDay / 3600, 2) + ":"
-            + pad(secondsOfDay / 60 % 60, 2) + ":" + pad(secondsOfDay % 60, 2) + "." + pad(millis, 3) + "Z"
+        return y.zeroPadded(4) + "-" + m.zeroPadded(2) + "-" + d.zeroPadded(2) + "T" + (secondsOfDay / 3600).zeroPadded(2) + ":"
+            + (secondsOfDay / 60 % 60).zeroPadded(2) + ":" + (secondsOfDay % 60).zeroPadded(2) + "." + millis.zeroPadded(3) + "Z"
     }
 
     /// The strict `published_at` form the manifest validator accepts: seconds, optional 3-digit milliseconds, `Z`.
@@ -70,10 +70,6 @@ public enum Timestamp {
         return true
     }
 
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-    }
 }
 
 private struct DigitScanner {

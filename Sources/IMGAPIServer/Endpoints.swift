@@ -33,8 +33,14 @@ struct Endpoints: Sendable {
     /// The image as this call should see it: the stored rendering, or with `channels`
     /// for a client that asked for API version 2 on a server that has channels.
     func view(_ image: StoredImage, _ call: Call) -> String {
-        guard showsChannels(call) else { return image.body }
-        return JSONValue.object(ImageView.render(image.record, mode: mode, includeChannels: true)).prettyPrinted()
+        Self.view(image, mode: mode, showsChannels: showsChannels(call))
+    }
+
+    /// The stored rendering, or the image rendered anew with `channels` and/or admin fields.
+    static func view(_ image: StoredImage, mode: ServerMode, showsChannels: Bool, adminFields: Bool = false) -> String {
+        guard showsChannels || adminFields else { return image.body }
+        return JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: adminFields,
+                                                 includeChannels: showsChannels)).prettyPrinted()
     }
 
     func showsChannels(_ call: Call) -> Bool {

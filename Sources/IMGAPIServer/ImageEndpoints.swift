@@ -42,10 +42,7 @@ extension Endpoints {
         let (repository, mode) = (self.repository, self.mode)
         let answer = try await responseCache.answer(for: key, generation: repository.catalog.generation) {
             let image = try await repository.image(uuid)
-            let body = admin || showsChannels
-                ? JSONValue.object(ImageView.render(image.record, mode: mode, inclAdminFields: admin,
-                                                    includeChannels: showsChannels)).prettyPrinted()
-                : image.body
+            let body = Self.view(image, mode: mode, showsChannels: showsChannels, adminFields: admin)
             return .init(body: ByteBuffer(string: body), etag: JSONBody.etag(body), image: image)
         }
         guard let image = answer.image, let etag = answer.etag else { throw IMGAPIError.internalError() }
