@@ -43,11 +43,13 @@ let package = Package(
         ]),
         /// The system's decompressors, for checking image files as they arrive.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        /// libdeflate's CRC-32 (PCLMULQDQ where the CPU has it) for gzip members.
+        .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate"),
         .systemLibrary(name: "CBzip2", path: "Sources/CBzip2"),
         .systemLibrary(name: "CLzma", path: "Sources/CLzma"),
         /// ZFS send streams: decompressed and checked as they arrive.
         .target(name: "ZFSStream", dependencies: [
-            "IMGAPI", "CZlib", "CBzip2", "CLzma",
+            "IMGAPI", "CZlib", "CLibdeflate", "CBzip2", "CLzma",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),

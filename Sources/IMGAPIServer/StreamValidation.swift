@@ -5,14 +5,14 @@ import ImageStore
 import NIOCore
 import ZFSStream
 
-/// Chunks an upload's check may fall behind its reading by (each at most one read's worth):
-/// enough that neither side waits for the other on every chunk.
-private let checkQueue = 16
+/// Batches (`ChunkBatch`) an upload's check may fall behind its reading by: enough that
+/// neither side waits for the other on every batch.
+private let checkQueue = 4
 
 /// An upload body passed through an image file check (`ImageFileValidator`) as it is read.
-/// The check runs in a task of its own, one chunk behind the reading (which digests and
-/// writes), so the two use two cores; a refusal ends the body with its 422 at the next
-/// chunk, and at the end the body waits for the check's verdict.
+/// The check runs in a task of its own, a few batches of chunks behind the reading (which
+/// digests and writes), so the two use two cores; a refusal ends the body with its 422 at
+/// the next batch, and at the end the body waits for the check's verdict.
 struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
     let base: Base
@@ -28,35 +28,37 @@ struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
 
     /// The check's task and what it found.
     final class Check: @unchecked Sendable {
-        private let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
+        private let batches = AsyncThrowingChannel<[ByteBuffer], any Error>()
         private let lock = NSLock()
         private var refusal: (any Error)?
         private(set) var facts: ImageFileValidator.Facts?
         private var task: Task<ImageFileValidator.Facts, any Error>?
 
         init(_ validator: ImageFileValidator) {
-            let chunks = self.chunks
+            let batches = self.batches
             task = Task(executorPreference: CPUExecutor.shared) { [weak self] in
                 do {
-                    for try await chunk in chunks.buffer(policy: .bounded(checkQueue)) { try validator.update(chunk) }
+                    for try await batch in batches.buffer(policy: .bounded(checkQueue)) {
+                        for chunk in batch { try validator.update(chunk) }
+                    }
                     return try validator.finish()
                 } catch {
                     self?.lock.withLock { self?.refusal = error }
-                    for try await _ in chunks {}  // the reader still hands chunks over until it sees the refusal
+                    for try await _ in batches {}  // the reader still hands batches over until it sees the refusal
                     throw error
                 }
             }
         }
 
-        deinit { chunks.finish() }
+        deinit { batches.finish() }
 
-        func pass(_ chunk: ByteBuffer) async throws {
+        func pass(_ batch: [ByteBuffer]) async throws {
             if let refusal = lock.withLock({ refusal }) { throw refusal }
-            await chunks.send(chunk)
+            await batches.send(batch)
         }
 
         func finish() async throws {
-            chunks.finish()
+            batches.finish()
             facts = try await task?.value
         }
     }
@@ -64,13 +66,15 @@ struct CheckedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let check: Check?
+        var batch = ChunkBatch()
 
         mutating func next() async throws -> ByteBuffer? {
             guard let chunk = try await base.next() else {
+                if let rest = batch.rest() { try await check?.pass(rest) }
                 try await check?.finish()
                 return nil
             }
-            try await check?.pass(chunk)
+            if check != nil, let full = batch.add(chunk) { try await check?.pass(full) }
             return chunk
         }
     }

@@ -39,8 +39,8 @@ public struct BlobStore: Sendable {
     }
 
     /// Streams `body` to a new file in `uploads/` while digesting it, then flushes it to disk.
-    /// The digests run in a child task a few chunks behind the writing, so that the two
-    /// overlap, both on `CPUExecutor`'s threads. On any failure (client
+    /// The digests run in a child task a few batches of chunks (`ChunkBatch`) behind the
+    /// writing, so that the two overlap, both on `CPUExecutor`'s threads. On any failure (client
     /// gone, size over `maxSize`, disk full, the task cancelled: then `CancellationError`)
     /// the partial file is removed. A body that breaks off is an `Upload` error saying how
     /// many of the `expectedSize` bytes arrived.
@@ -58,14 +58,15 @@ public struct BlobStore: Sendable {
             // A plain named file (not NIO's link-on-close creation): the upload is visible in
             // uploads/ while it runs, and start-up housekeeping knows what a crash left.
             let options = OpenOptions.Write(existingFile: .none, newFile: .init(transactionalCreation: false))
-            let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
-            async let digested = Self.digest(chunks)
+            let batches = AsyncThrowingChannel<[ByteBuffer], any Error>()
+            async let digested = Self.digest(batches)
             let size: Int64
             do {
                 size = try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
                     var size: Int64 = 0
                     var writer = handle.bufferedWriter(capacity: Self.writeBuffer)
                     var iterator = body.makeAsyncIterator()
+                    var batch = ChunkBatch()
                     while true {
                         let next: ByteBuffer?
                         do { next = try await iterator.next() } catch let refusal as IMGAPIError {
@@ -78,10 +79,11 @@ public struct BlobStore: Sendable {
                         guard size <= maxSize else {
                             throw IMGAPIError.upload("image file exceeds the maximum size of \(maxSize) bytes")
                         }
-                        await chunks.send(chunk)
+                        if let full = batch.add(chunk) { await batches.send(full) }
                         do { try await writer.write(contentsOf: chunk) } catch { throw Self.storageError(error) }
                     }
-                    chunks.finish()
+                    if let rest = batch.rest() { await batches.send(rest) }
+                    batches.finish()
                     do {
                         try await writer.flush()
                         try await handle.synchronize()
@@ -89,7 +91,7 @@ public struct BlobStore: Sendable {
                     return size
                 }
             } catch {
-                chunks.fail(error)
+                batches.fail(error)
                 _ = try? await digested
                 throw error
             }
@@ -109,10 +111,12 @@ public struct BlobStore: Sendable {
     /// `strace -c`, Linux 6.18, ext4).
     static let writeBuffer = ByteCount.kibibytes(128)
 
-    /// The digests of the chunks sent to `chunks` until it finishes; it may fall 16 chunks behind.
-    private static func digest(_ chunks: AsyncThrowingChannel<ByteBuffer, any Error>) async throws -> FileDigests.Result {
+    /// The digests of the batches sent to `batches` until it finishes; it may fall 4 batches behind.
+    private static func digest(_ batches: AsyncThrowingChannel<[ByteBuffer], any Error>) async throws -> FileDigests.Result {
         var digests = FileDigests()
-        for try await chunk in chunks.buffer(policy: .bounded(16)) { digests.update(chunk) }
+        for try await batch in batches.buffer(policy: .bounded(4)) {
+            for chunk in batch { digests.update(chunk) }
+        }
         return digests.finalize()
     }
 

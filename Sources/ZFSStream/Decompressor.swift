@@ -1,4 +1,5 @@
 import CBzip2
+import CLibdeflate
 import CLzma
 import CZlib
 import IMGAPI
@@ -35,15 +36,24 @@ final class Uncompressed: Decompressor {
     func finish(_ output: (UnsafeRawBufferPointer) throws -> Void) throws {}
 }
 
+/// gzip through zlib's inflate, with the members' CRC-32 computed by libdeflate (zlib's own
+/// took as long as inflating): each member's trailer, its CRC-32 and length, is checked
+/// against the bytes it gave, as `gzip -d` does.
 final class GzipDecompressor: Decompressor {
     private var stream = z_stream()
     private var ended = false
     private var started = false
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: outputSize, alignment: 8)
+    /// The current member's CRC-32 and length (modulo 2³²) so far.
+    private var crc: UInt32 = 0
+    private var length: UInt32 = 0
+    /// The last 8 input bytes inflate consumed, the newest highest: at a member's end, its trailer.
+    private var lastConsumed: UInt64 = 0
 
     init() throws {
-        // 15 + 32: a gzip or zlib header, recognised automatically.
-        guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        // 15 + 16: gzip only, as `gzip -d` reads it; zlib checks neither CRC nor length (done here).
+        guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK,
+              inflateValidate(&stream, 0) == Z_OK else {
             throw DecompressionError(description: "zlib could not start")
         }
     }
@@ -61,16 +71,26 @@ final class GzipDecompressor: Decompressor {
             if ended {
                 // Another gzip member follows.
                 guard inflateReset(&stream) == Z_OK else { throw DecompressionError(description: "zlib could not go on") }
-                ended = false
+                (ended, crc, length) = (false, 0, 0)
             }
             started = true
+            let from = UnsafeRawPointer(stream.next_in!)
             stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.avail_out = uInt(outputSize)
             let status = inflate(&stream, Z_NO_FLUSH)
+            remember(UnsafeRawBufferPointer(start: from, count: UnsafeRawPointer(stream.next_in!) - from))
             let produced = outputSize - Int(stream.avail_out)
-            if produced > 0 { try output(UnsafeRawBufferPointer(rebasing: buffer[0..<produced])) }
+            if produced > 0 {
+                crc = libdeflate_crc32(crc, buffer.baseAddress, produced)
+                length &+= UInt32(truncatingIfNeeded: produced)
+                try output(UnsafeRawBufferPointer(rebasing: buffer[0..<produced]))
+            }
             switch status {
-            case Z_STREAM_END: ended = true
+            case Z_STREAM_END:
+                ended = true
+                if UInt32(truncatingIfNeeded: lastConsumed) != crc || UInt32(lastConsumed >> 32) != length {
+                    throw DecompressionError(description: "the gzip data is damaged: it does not match the CRC-32 and length it carries")
+                }
             case Z_OK, Z_BUF_ERROR: continue
             default:
                 let reason = stream.msg.map { String(cString: $0) } ?? "status \(status)"
@@ -82,6 +102,15 @@ final class GzipDecompressor: Decompressor {
     func finish(_ output: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard started else { throw DecompressionError(description: "the file is empty") }
         guard ended else { throw DecompressionError(description: "the gzip data is cut short") }
+    }
+
+    /// Keeps the last 8 of the bytes inflate just consumed.
+    private func remember(_ consumed: UnsafeRawBufferPointer) {
+        if consumed.count >= 8 {
+            lastConsumed = consumed.loadUnaligned(fromByteOffset: consumed.count - 8, as: UInt64.self).littleEndian
+        } else {
+            for byte in consumed { lastConsumed = lastConsumed >> 8 | UInt64(byte) << 56 }
+        }
     }
 }
 
