@@ -46,6 +46,8 @@ let package = Package(
         /// libdeflate's CRC-32 (PCLMULQDQ where the CPU has it) for gzip members.
         .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate"),
         .systemLibrary(name: "CBzip2", path: "Sources/CBzip2"),
+        /// zstd, for the index of offline bundles.
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CLzma", path: "Sources/CLzma"),
         /// ZFS send streams: decompressed and checked as they arrive.
         .target(name: "ZFSStream", dependencies: [
@@ -59,8 +61,13 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        /// Copies images, verified, from other IMGAPI servers into the local repository.
-        .target(name: "Mirror", dependencies: ["IMGAPI", "ImageStore", "IMGAPIClient", "ZFSStream"]),
+        /// Copies images, verified, from other IMGAPI servers and offline bundles into the local repository; writes bundles.
+        .target(name: "Mirror", dependencies: [
+            "IMGAPI", "ImageStore", "IMGAPIClient", "ZFSStream", "CZstd",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "_NIOFileSystem", package: "swift-nio"),
+        ]),
         /// zfs snapshot/send, compression and the streaming publish to an IMGAPI server.
         .target(name: "Publish", dependencies: [
             "IMGAPI", "IMGAPIClient",

@@ -263,10 +263,10 @@ public struct BlobStore: Sendable {
 }
 
 /// The text of the current `errno`, for storage errors.
-struct POSIXErrorText: Error, CustomStringConvertible {
-    let description: String
+public struct POSIXErrorText: Error, CustomStringConvertible {
+    public let description: String
 
-    static func current(_ action: String) -> POSIXErrorText {
+    public static func current(_ action: String) -> POSIXErrorText {
         POSIXErrorText(description: "\(action): \(String(cString: strerror(errno)))")
     }
 }

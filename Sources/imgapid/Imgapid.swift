@@ -10,5 +10,6 @@ struct Imgapid: AsyncParsableCommand {
             (`imgadm publish`, imgpublish). Manifests live in SQLite, files on disk by SHA-256, \
             every file verified on the way in.
             """,
-        subcommands: [Serve.self, Keys.self, MirrorCommand.self, ScrubCommand.self, CheckCommand.self, BackupCommand.self, RestoreCommand.self])
+        subcommands: [Serve.self, Keys.self, MirrorCommand.self, ScrubCommand.self, CheckCommand.self, BackupCommand.self, RestoreCommand.self,
+                      ExportCommand.self, ImportBundleCommand.self])
 }

@@ -33,26 +33,10 @@ struct MirrorCommand: AsyncParsableCommand {
     @Option(name: .customLong("from"), help: ArgumentHelp("Upstream IMGAPI URL, optionally with ?channel=NAME (repeatable).", valueName: "url"))
     var sources: [String] = []
 
-    @Option(name: .customLong("name"), help: ArgumentHelp("Image name, or ~substring (repeatable).", valueName: "name"))
-    var names: [String] = []
-
-    @Option(help: "Only images of this os (smartos, linux, ...).")
-    var os: String?
-
-    @Option(help: "Only images of this type (zone-dataset, lx-dataset, zvol, ...).")
-    var type: String?
+    @OptionGroup var selection: ImageSelection
 
     @Option(help: "Channel to read upstream (sent as ?channel=), and the local channel copies go to.")
     var channel: String?
-
-    @Option(help: ArgumentHelp("Only images published at or after this date (ISO 8601, e.g. 2024-01-01).", valueName: "date"))
-    var since: String?
-
-    @Option(help: ArgumentHelp("Only the newest N versions of each name.", valueName: "n"))
-    var latest: Int?
-
-    @Option(name: .customLong("uuid"), help: ArgumentHelp("Only this image (repeatable).", valueName: "uuid"))
-    var uuids: [String] = []
 
     @OptionGroup var location: StorageOptions
 
@@ -74,21 +58,10 @@ struct MirrorCommand: AsyncParsableCommand {
     func validate() throws {
         guard !sources.isEmpty else { throw ValidationError("give at least one --from URL") }
         guard (1...32).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 32") }
-        if let latest, latest < 1 { throw ValidationError("--latest must be at least 1") }
-        if let since, Timestamp.milliseconds(fromISO8601: since) == nil, Timestamp.milliseconds(fromISO8601: since + "T00:00:00Z") == nil {
-            throw ValidationError("--since \(since): not a date (use 2024-01-31 or 2024-01-31T12:00:00Z)")
-        }
-        for uuid in uuids where !ImageUUID.isValid(uuid) { throw ValidationError("--uuid \(uuid): not an image uuid") }
     }
 
     func run() async throws {
-        var filter = MirrorFilter()
-        filter.names = names.map(ListImagesQuery.TextMatch.init)
-        filter.os = os
-        filter.type = type
-        filter.since = since.flatMap { Timestamp.milliseconds(fromISO8601: $0) ?? Timestamp.milliseconds(fromISO8601: $0 + "T00:00:00Z") }
-        filter.latest = latest
-        filter.uuids = uuids
+        let filter = selection.filter
         let server = try location.resolved()
         if let problem = ChannelPlacement.problem(local: server.channels, given: channel) {
             throw ValidationError("--channel \(channel ?? ""): \(problem)")
