@@ -134,4 +134,36 @@ final class StreamValidationTests: XCTestCase {
         XCTAssertEqual(MirrorTests.results(summary), [good: "copied", broken: "failed"])
         XCTAssertTrue(run.output.contains("not a valid ZFS send stream (after gzip decompression)"), run.output)
     }
+
+    /// A bundle of real streams imports with its streams checked and their lineage kept; a
+    /// bundle from a server that checks nothing is refused whole when its file is no stream.
+    func testBundleImportsCheckStreams() async throws {
+        let streams = try makeStreams()
+        let child = "5a000000-0000-4000-8000-000000000402"
+        expect(try await upload(base, try compress(streams.full, "gzip -c"), compression: "gzip"), status: 200)
+        expect(try await client.postJSON("/images/\(base)?action=activate", "{}"), status: 200)
+        expect(try await upload(child, try compress(streams.incremental, "xz -c"), compression: "xz", origin: base), status: 200)
+        expect(try await client.postJSON("/images/\(child)?action=activate", "{}"), status: 200)
+        let bundle = work.appendingPathComponent("streams.tar").path
+        let exported = try ServerProcess.run(["export", "--storage", server.storage.path, "--to", bundle, "--uuid", child])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        let target = work.appendingPathComponent("target").path
+        let imported = try ServerProcess.run(["import-bundle", bundle, "--storage", target])
+        XCTAssertEqual(imported.status, 0, imported.output)
+        XCTAssertTrue(imported.output.contains("2 imported"), imported.output)
+        let check = try ServerProcess.run(["check", "--storage", target])
+        XCTAssertEqual(check.status, 0, check.output)
+        XCTAssertFalse(check.output.contains("unvalidated"), "the streams were checked on import: \(check.output)")
+
+        let lax = try ServerProcess(["--trust-network", "127.0.0.1/32"])
+        try lax.start()
+        defer { lax.stop() }
+        let placeholder = "5a000000-0000-4000-8000-000000000403"
+        try await TestClient(lax).publish(placeholder, name: "placeholder", file: try compress(Fixture.bytes(30_000), "gzip -c"))
+        let laxBundle = work.appendingPathComponent("lax.tar").path
+        XCTAssertEqual(try ServerProcess.run(["export", "--storage", lax.storage.path, "--to", laxBundle]).status, 0)
+        let refused = try ServerProcess.run(["import-bundle", laxBundle, "--storage", target])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("image \(placeholder)") && refused.output.contains("not a valid ZFS send stream"), refused.output)
+    }
 }
