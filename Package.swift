@@ -64,6 +64,7 @@ let package = Package(
         /// Copies images, verified, from other IMGAPI servers and offline bundles into the local repository; writes bundles.
         .target(name: "Mirror", dependencies: [
             "IMGAPI", "ImageStore", "IMGAPIClient", "ZFSStream", "CZstd",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -90,7 +91,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .executableTarget(name: "imgapid", dependencies: [
-            "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror",
+            "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror", "IMGAPIClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "imgpublish", dependencies: [

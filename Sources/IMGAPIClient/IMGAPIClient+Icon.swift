@@ -1,3 +1,4 @@
+import IMGAPI
 import NIOCore
 
 extension IMGAPIClient {
@@ -15,5 +16,16 @@ extension IMGAPIClient {
             throw IMGAPIClientError.notIMGAPI(baseURL, "the icon of \(uuid) is larger than \(limit) bytes")
         }
         return (response.headers.first(name: "Content-Type") ?? "", Array(bytes.readableBytesView))
+    }
+
+    /// AddImageIcon: `PUT /images/:uuid/icon` with the icon's bytes.
+    public func setIcon(_ uuid: String, contentType: String, bytes: [UInt8]) async throws {
+        let response = try await send(.PUT, "/images/\(uuid)/icon", headers: [("Content-Type", contentType)],
+                                      body: .bytes(ByteBuffer(bytes: bytes)))
+        let answer = try? await response.body.collect(upTo: 1024 * 1024)
+        guard response.status < 400 else {
+            let body = answer.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
+            throw IMGAPIClientError.server(status: response.status, url: baseURL + "/images/\(uuid)/icon", body: body)
+        }
     }
 }

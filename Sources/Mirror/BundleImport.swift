@@ -1,4 +1,3 @@
-import Crypto
 import IMGAPI
 import ImageStore
 import ZFSStream
@@ -45,9 +44,7 @@ public struct BundleImport: Sendable {
 
     public func run(from path: String) async throws -> [Outcome] {
         let reader = try await BundleReader.open(path)
-        let index = try await BundleIndex.parse(try await indexBytes(reader)) { uuid in
-            try await repository.catalog.image(uuid) != nil
-        }
+        let index = try await reader.index { uuid in try await repository.catalog.image(uuid) != nil }
         var outcomes: [Outcome] = []
         var missing: [BundleIndex.Image] = []
         for image in index.images {
@@ -101,17 +98,6 @@ public struct BundleImport: Sendable {
         return outcomes.sorted { order[$0.uuid] ?? 0 < order[$1.uuid] ?? 0 }
     }
 
-    private func indexBytes(_ reader: BundleReader) async throws -> [UInt8] {
-        if try await reader.size(of: BundleIndex.name) != nil {
-            return try await reader.read(BundleIndex.name, limit: BundleIndex.maximumSize)
-        }
-        guard try await reader.size(of: BundleIndex.compressedName) != nil else {
-            throw BundleError("\(reader.path) has no \(BundleIndex.name): it is not a bundle, or its export did not finish")
-        }
-        return try Zstd.decompress(try await reader.read(BundleIndex.compressedName, limit: BundleIndex.maximumSize),
-                                   limit: BundleIndex.maximumSize)
-    }
-
     /// Reads and checks what `image` needs from the bundle: its icon, and its file unless
     /// the same file is stored here already.
     private func prepare(_ image: BundleIndex.Image, from reader: BundleReader, staged: inout [String: StagedBlob],
@@ -119,17 +105,7 @@ public struct BundleImport: Sendable {
         let upstream = image.upstream
         var record = try RemoteImport(repository: repository, validateStreams: validateStreams).record(for: upstream, keepOwner: true)
         if let channels = try placement.channels(of: upstream) { record["channels"] = .array(channels.map(JSONValue.string)) }
-        var icon: ImageIcon?
-        if let entry = image.icon {
-            guard let type = image.iconType, ImageIcon.contentTypes.contains(type), entry.size <= Int64(ImageIcon.maximumSize) else {
-                throw BundleError("its icon is not a PNG, JPEG or GIF of at most \(ImageIcon.maximumSize) bytes")
-            }
-            let bytes = try await reader.read(entry.path, limit: ImageIcon.maximumSize)
-            guard bytes.count == entry.size, Hex.encode(SHA256.hash(data: bytes)) == entry.sha256 else {
-                throw BundleError("entry \(entry.path) is not the icon the index describes (size or SHA-256 differ)")
-            }
-            icon = ImageIcon(contentType: type, bytes: bytes)
-        }
+        let icon = try await reader.icon(of: image)
         let entry = image.file
         if let sha1 = upstream.sha1, let stored = try await repository.catalog.file(withSHA1: sha1), stored.size == entry.size,
            stored.sha256 == entry.sha256, try await repository.catalog.quarantineProblem(stored.sha256) == nil {
@@ -140,15 +116,11 @@ public struct BundleImport: Sendable {
         if let already = staged[entry.sha256] {
             blob = already
         } else {
-            guard let size = try await reader.size(of: entry.path) else { throw BundleError("the bundle has no entry \(entry.path)") }
-            guard size == entry.size else { throw BundleError("entry \(entry.path) is \(size) bytes, not the \(entry.size) the index says") }
-            blob = try await reader.withEntry(entry.path) { chunks in
+            blob = try await reader.withFile(of: image) { chunks in
                 try await repository.blobs.receive(chunks, maxSize: entry.size, expectedSize: entry.size)
             }
             staged[entry.sha256] = blob
-            guard blob.digests.sha256 == entry.sha256, blob.digests.sha1 == upstream.sha1, blob.digests.size == entry.size else {
-                throw BundleError("entry \(entry.path) is not the file the index and manifest describe (its SHA-256 is \(blob.digests.sha256))")
-            }
+            try BundleReader.check(blob.digests, of: image)
         }
         let stream = try await streamCheck(blob, of: image, guids: &guids)
         return Prepared(image: image, record: record, file: .staged(blob, expected: .init(sha1: upstream.sha1, sha256: entry.sha256, size: entry.size)),

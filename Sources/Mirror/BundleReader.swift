@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import IMGAPI
 import ImageStore
 import NIOCore
 import NIOFileSystem
@@ -71,6 +73,59 @@ struct BundleReader {
             var bytes: [UInt8] = []
             for try await chunk in chunks { bytes += chunk.readableBytesView }
             return bytes
+        }
+    }
+
+    /// The bundle's index, plain or compressed, checked (`BundleIndex.parse`).
+    func index(present: (String) async throws -> Bool) async throws -> BundleIndex {
+        let bytes: [UInt8]
+        if try await size(of: BundleIndex.name) != nil {
+            bytes = try await read(BundleIndex.name, limit: BundleIndex.maximumSize)
+        } else if try await size(of: BundleIndex.compressedName) != nil {
+            bytes = try Zstd.decompress(try await read(BundleIndex.compressedName, limit: BundleIndex.maximumSize),
+                                        limit: BundleIndex.maximumSize)
+        } else {
+            throw BundleError("\(path) has no \(BundleIndex.name): it is not a bundle, or its export did not finish")
+        }
+        return try await BundleIndex.parse(bytes, present: present)
+    }
+
+    /// The icon of `image`, checked against the index; nil when it has none.
+    func icon(of image: BundleIndex.Image) async throws -> ImageIcon? {
+        guard let entry = image.icon else { return nil }
+        guard let type = image.iconType, ImageIcon.contentTypes.contains(type), entry.size <= Int64(ImageIcon.maximumSize) else {
+            throw BundleError("its icon is not a PNG, JPEG or GIF of at most \(ImageIcon.maximumSize) bytes")
+        }
+        let bytes = try await read(entry.path, limit: ImageIcon.maximumSize)
+        guard bytes.count == entry.size, Hex.encode(SHA256.hash(data: bytes)) == entry.sha256 else {
+            throw BundleError("entry \(entry.path) is not the icon the index describes (size or SHA-256 differ)")
+        }
+        return ImageIcon(contentType: type, bytes: bytes)
+    }
+
+    /// Hands `body` the bytes of the file entry of `image`, once its size is the one the index gives.
+    func withFile<T>(of image: BundleIndex.Image, _ body: (FileChunks) async throws -> T) async throws -> T {
+        let entry = image.file
+        guard let size = try await size(of: entry.path) else { throw BundleError("the bundle has no entry \(entry.path)") }
+        guard size == entry.size else { throw BundleError("entry \(entry.path) is \(size) bytes, not the \(entry.size) the index says") }
+        return try await withEntry(entry.path, body)
+    }
+
+    /// Checks the file entry of `image` by reading it whole: size, SHA-256 and the manifest's SHA-1.
+    func checkFile(of image: BundleIndex.Image) async throws {
+        let digests = try await withFile(of: image) { chunks in
+            var digests = FileDigests()
+            for try await chunk in chunks { digests.update(chunk) }
+            return digests.finalize()
+        }
+        try Self.check(digests, of: image)
+    }
+
+    /// Throws unless `digests` are those of the file of `image`.
+    static func check(_ digests: FileDigests.Result, of image: BundleIndex.Image) throws {
+        let entry = image.file
+        guard digests.sha256 == entry.sha256, digests.sha1 == image.upstream.sha1, digests.size == entry.size else {
+            throw BundleError("entry \(entry.path) is not the file the index and manifest describe (its SHA-256 is \(digests.sha256))")
         }
     }
 }

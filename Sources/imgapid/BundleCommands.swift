@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import HTTPSignature
+import IMGAPIClient
 import IMGAPI
 import IMGAPIServer
 import ImageStore
@@ -76,7 +78,11 @@ struct ImportBundleCommand: AsyncParsableCommand {
             channels (on a server with channels: those that exist here, else the default one). \
             Images already here are left as they are, so importing a bundle twice changes \
             nothing, and an import that was interrupted goes on where it stopped when run again.
-            It takes the storage's lock: stop `imgapid serve` on the same storage first.
+            It takes the storage's lock: stop `imgapid serve` on the same storage first, or \
+            send the images to the running server with --to URL (signed with --user and --key \
+            unless the server trusts this host's network): then every file is read and checked \
+            before the first image is sent, the server checks each again, and its import rules \
+            apply (outside dc mode the owner becomes the zero uuid; channels are its own).
             Exit status: 0 when every image of the bundle is here, 1 when the bundle was refused or an image could not be added.
             """)
 
@@ -85,19 +91,31 @@ struct ImportBundleCommand: AsyncParsableCommand {
 
     @OptionGroup var location: StorageOptions
 
+    @Option(help: ArgumentHelp("Send the images to this running IMGAPI server instead of writing a storage.", valueName: "url"))
+    var to: String?
+
+    @Option(help: "Sign requests to --to as this user (with --key).")
+    var user: String?
+
+    @Option(help: ArgumentHelp("OpenSSH private key to sign requests to --to with.", valueName: "file"))
+    var key: String?
+
     @Flag(inversion: .prefixedNo, help: "Check files of ZFS image types as ZFS send streams (default: the config's validateStreams, else on).")
     var validateStreams: Bool?
 
     @Flag(help: "Print what happened to each image as JSON.")
     var json = false
 
+    func validate() throws {
+        if (user == nil) != (key == nil) { throw ValidationError("--user and --key go together") }
+        if to != nil, location.storage != nil || location.config != nil { throw ValidationError("give --to or --storage, not both") }
+        if to == nil, user != nil { throw ValidationError("--user and --key sign requests to --to") }
+        if let to, (try? IMGAPIClient(url: to)) == nil { throw ValidationError("--to \(to) is not an http or https URL") }
+    }
+
     func run() async throws {
-        let server = try location.resolved()
-        let repository = try ImageRepository(storage: server.storage, mode: nil)
-        let importer = BundleImport(repository: repository, validateStreams: validateStreams ?? server.validateStreams,
-                                    placement: ChannelPlacement(local: server.channels, given: nil))
         let outcomes: [BundleImport.Outcome]
-        do { outcomes = try await importer.run(from: bundle) } catch let error as BundleError {
+        do { outcomes = try await importBundle() } catch let error as BundleError {
             FileHandle.standardError.write(Data("imgapid import-bundle: \(error)\n".utf8))
             throw ExitCode(1)
         }
@@ -112,5 +130,21 @@ struct ImportBundleCommand: AsyncParsableCommand {
             print("\(imported.count) imported (\(ByteSize.text(imported.map(\.bytes).reduce(0, +)))), "
                   + "\(outcomes.count - imported.count) already here")
         }
+    }
+
+    private func importBundle() async throws -> [BundleImport.Outcome] {
+        if let to {
+            var signer: RequestSigner?
+            if let user, let key {
+                do { signer = RequestSigner(user: user, key: try SSHPrivateKey(pem: try String(contentsOfFile: key, encoding: .utf8))) } catch {
+                    throw ValidationError("cannot use --key \(key): \(error)")
+                }
+            }
+            return try await BundleUpload(client: try IMGAPIClient(url: to, signer: signer)).run(from: bundle)
+        }
+        let server = try location.resolved()
+        let repository = try ImageRepository(storage: server.storage, mode: nil)
+        return try await BundleImport(repository: repository, validateStreams: validateStreams ?? server.validateStreams,
+                                      placement: ChannelPlacement(local: server.channels, given: nil)).run(from: bundle)
     }
 }

@@ -152,6 +152,51 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(run.output.contains("is not a bundle"), run.output)
     }
 
+    /// Into a running server through its API, signed: verified whole first, then sent; a
+    /// second run sends nothing, and an unsigned one is refused before anything lands.
+    func testImportThroughTheAPIOfARunningServer() async throws {
+        _ = try export(["--to", path("all.tar")])
+        let target = try ServerProcess([])
+        try target.start()
+        defer { target.stop() }
+        let keyFile = work.appendingPathComponent("operator")
+        _ = try ChildProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile.path], timeout: 60)
+        XCTAssertEqual(try ServerProcess.run(["keys", "add", "--storage", target.storage.path, "operator", keyFile.path + ".pub"]).status, 0)
+
+        let unsigned = try ServerProcess.run(["import-bundle", path("all.tar"), "--to", target.baseURL])
+        XCTAssertEqual(unsigned.status, 1, unsigned.output)
+        XCTAssertTrue(unsigned.output.contains("does not accept writes from this host"), unsigned.output)
+        XCTAssertEqual(try target.catalogImageCount(), 0)
+
+        var tampered = Array(try Data(contentsOf: URL(fileURLWithPath: path("all.tar"))))
+        tampered[try XCTUnwrap(find(Array(files[other]!.prefix(64)), in: tampered)) + 100] ^= 0x01
+        try Data(tampered).write(to: URL(fileURLWithPath: path("tampered.tar")))
+        let signing = ["--to", target.baseURL, "--user", "operator", "--key", keyFile.path]
+        let refused = try ServerProcess.run(["import-bundle", path("tampered.tar")] + signing)
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("image \(other)") && refused.output.contains("nothing from the bundle was imported"), refused.output)
+        XCTAssertEqual(try target.catalogImageCount(), 0, "a damaged bundle sends nothing")
+
+        let sent = try ServerProcess.run(["import-bundle", path("all.tar"), "--json"] + signing)
+        XCTAssertEqual(sent.status, 0, sent.output)
+        XCTAssertEqual(sent.output.components(separatedBy: "\"imported\"").count - 1, 4, sent.output)
+        let again = try ServerProcess.run(["import-bundle", path("all.tar"), "--json"] + signing)
+        XCTAssertEqual(again.output.components(separatedBy: "\"present\"").count - 1, 4, again.output)
+
+        let theirs = try source.signedClient(), ours = try target.signedClient()
+        for uuid in [base, child, other, disabled] {
+            let original = try await theirs.get("/images/\(uuid)").object()
+            var imported = try await ours.get("/images/\(uuid)").object()
+            XCTAssertEqual(imported["owner"]?.stringValue, ImageUUID.zero, "a public server's import sets the zero owner")
+            imported["owner"] = original["owner"]
+            XCTAssertEqual(imported, original, uuid)
+            let download = try await ours.get("/images/\(uuid)/file")
+            XCTAssertTrue(download.body == files[uuid], "the file of \(uuid) is the one published")
+        }
+        let copiedIcon = try await ours.get("/images/\(child)/icon")
+        XCTAssertTrue(copiedIcon.body == icon, "the icon came along")
+    }
+
     func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard let first = needle.first else { return nil }
         var index = haystack.firstIndex(of: first)
