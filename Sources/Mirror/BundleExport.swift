@@ -28,7 +28,7 @@ public struct BundleExport: Sendable {
     }
 
     /// Writes the bundle to `path`: a directory when `asDirectory`, else one tar file.
-    public func run(to path: String, asDirectory: Bool, progress: @Sendable (String, Int64) -> Void = { _, _ in }) async throws -> Report {
+    public func run(to path: String, asDirectory: Bool, progress: BundleProgress? = nil) async throws -> Report {
         var query = ListImagesQuery()
         query.state = .all
         let (records, _) = try await repository.catalog.listRecords(query, authenticated: true)
@@ -61,6 +61,7 @@ public struct BundleExport: Sendable {
         let indexEntry = compressIndex ? (BundleIndex.compressedName, try Zstd.compress(text)) : (BundleIndex.name, text)
         let writer = try await BundleWriter(path: path, isDirectory: asDirectory, index: indexEntry)
         var report = Report()
+        let total = Dictionary(images.map { ($0.file.sha256, $0.file.size) }) { first, _ in first }.values.reduce(0, +)
         do {
             var written = Set<String>()
             for image in images {
@@ -68,7 +69,8 @@ public struct BundleExport: Sendable {
                     try await writer.add(entry.path, size: entry.size) { write in try await write(ByteBuffer(bytes: icon.bytes)) }
                 }
                 guard written.insert(image.file.sha256).inserted, let file = stored[image.file.sha256] else { continue }
-                try await copy(file, of: image, into: writer, progress: progress)
+                let done = report.bytes
+                try await copy(file, of: image, into: writer) { bytes in progress?(done + bytes, total) }
                 report.files += 1
                 report.bytes += file.size
             }
@@ -84,7 +86,7 @@ public struct BundleExport: Sendable {
     /// Copies one stored file into the bundle, hashing it on the way: it must be the file
     /// the catalog describes.
     private func copy(_ file: ImageFile, of image: BundleIndex.Image, into writer: BundleWriter,
-                      progress: @Sendable (String, Int64) -> Void) async throws {
+                      progress: (Int64) -> Void) async throws {
         let source = repository.blobs.path(forSHA256: file.sha256)
         var digests = FileDigests()
         try await writer.add(image.file.path, size: file.size) { write in
@@ -92,7 +94,7 @@ public struct BundleExport: Sendable {
                 for try await chunk in handle.readChunks(in: 0..<file.size, chunkLength: .mebibytes(1)) {
                     digests.update(chunk)
                     try await write(chunk)
-                    progress(image.uuid, digests.size)
+                    progress(digests.size)
                 }
             }
         }

@@ -42,7 +42,7 @@ public struct BundleImport: Sendable {
         var bytes: Int64
     }
 
-    public func run(from path: String) async throws -> [Outcome] {
+    public func run(from path: String, progress: BundleProgress? = nil) async throws -> [Outcome] {
         let reader = try await BundleReader.open(path)
         let index = try await reader.index { uuid in try await repository.catalog.image(uuid) != nil }
         var outcomes: [Outcome] = []
@@ -56,11 +56,15 @@ public struct BundleImport: Sendable {
         }
         var staged: [String: StagedBlob] = [:]
         var prepared: [Prepared] = []
+        let total = Dictionary(missing.map { ($0.file.sha256, $0.file.size) }) { first, _ in first }.values.reduce(0, +)
         do {
             var guids: [String: String] = [:]
             for image in missing {
                 do {
-                    prepared.append(try await prepare(image, from: reader, staged: &staged, guids: &guids))
+                    let done = staged.values.map(\.digests.size).reduce(0, +)
+                    prepared.append(try await prepare(image, from: reader, staged: &staged, guids: &guids) { bytes in
+                        progress?(done + bytes, total)
+                    })
                 } catch {
                     throw BundleError("image \(image.label): \(error); nothing from the bundle was imported")
                 }
@@ -101,7 +105,7 @@ public struct BundleImport: Sendable {
     /// Reads and checks what `image` needs from the bundle: its icon, and its file unless
     /// the same file is stored here already.
     private func prepare(_ image: BundleIndex.Image, from reader: BundleReader, staged: inout [String: StagedBlob],
-                         guids: inout [String: String]) async throws -> Prepared {
+                         guids: inout [String: String], progress: @escaping RemoteImport.Progress) async throws -> Prepared {
         let upstream = image.upstream
         var record = try RemoteImport(repository: repository, validateStreams: validateStreams).record(for: upstream, keepOwner: true)
         if let channels = try placement.channels(of: upstream) { record["channels"] = .array(channels.map(JSONValue.string)) }
@@ -117,7 +121,8 @@ public struct BundleImport: Sendable {
             blob = already
         } else {
             blob = try await reader.withFile(of: image) { chunks in
-                try await repository.blobs.receive(chunks, maxSize: entry.size, expectedSize: entry.size)
+                try await repository.blobs.receive(ProgressReportingBody(base: chunks, progress: progress), maxSize: entry.size,
+                                                   expectedSize: entry.size)
             }
             staged[entry.sha256] = blob
             try BundleReader.check(blob.digests, of: image)

@@ -115,6 +115,9 @@ public struct BundleIndex: Sendable {
     }
 }
 
+/// Reports the bytes of image files a bundle's export or import has moved so far, of the total it will move.
+public typealias BundleProgress = @Sendable (_ done: Int64, _ total: Int64) -> Void
+
 /// Why a bundle cannot be written or read, in words for the operator.
 public struct BundleError: Error, CustomStringConvertible {
     public let description: String

@@ -17,7 +17,8 @@ public struct BundleUpload: Sendable {
         self.client = client
     }
 
-    public func run(from path: String) async throws -> [BundleImport.Outcome] {
+    /// `progress` counts each file twice: read to check it, then sent.
+    public func run(from path: String, progress: BundleProgress? = nil) async throws -> [BundleImport.Outcome] {
         let reader = try await BundleReader.open(path)
         let index = try await reader.index { uuid in try await client.image(uuid) != nil }
         var outcomes: [BundleImport.Outcome] = []
@@ -35,18 +36,24 @@ public struct BundleUpload: Sendable {
                 throw BundleError("\(client.baseURL) does not accept writes from this host: \(error); sign with --user and --key, or import with --storage")
             }
         }
+        let total = 2 * missing.map(\.image.file.size).reduce(0, +)
+        var done: Int64 = 0
         var checked = Set<String>()
         for (image, _) in missing {
             do {
                 _ = try await reader.icon(of: image)
                 if checked.insert(image.file.sha256).inserted { try await reader.checkFile(of: image) }
+                done += image.file.size
+                progress?(done, total)
             } catch {
                 throw BundleError("image \(image.label): \(error); nothing from the bundle was imported")
             }
         }
         for (image, there) in missing {
             do {
-                try await send(image, there: there, from: reader)
+                let before = done
+                try await send(image, there: there, from: reader) { bytes in progress?(before + bytes, total) }
+                done += image.file.size
             } catch {
                 throw BundleError("image \(image.label) could not be sent: \(error); the images before it were imported, run the import again to go on")
             }
@@ -57,7 +64,8 @@ public struct BundleUpload: Sendable {
     }
 
     /// Sends one image; `there` is what the server has of it from an earlier, interrupted run.
-    private func send(_ image: BundleIndex.Image, there: JSONObject?, from reader: BundleReader) async throws {
+    private func send(_ image: BundleIndex.Image, there: JSONObject?, from reader: BundleReader,
+                      progress: @escaping RemoteImport.Progress) async throws {
         let upstream = image.upstream
         if there == nil {
             var manifest = image.manifest
@@ -67,7 +75,8 @@ public struct BundleUpload: Sendable {
         if there?["files"]?.arrayValue?.isEmpty ?? true {
             _ = try await reader.withFile(of: image) { chunks in
                 try await client.addFile(image.uuid, compression: upstream.compression ?? "none", sha1: upstream.sha1,
-                                         datasetGUID: upstream.datasetGUID, body: .stream(chunks, length: .known(image.file.size)))
+                                         datasetGUID: upstream.datasetGUID, body: .stream(ProgressReportingBody(base: chunks, progress: progress),
+                                                                      length: .known(image.file.size)))
             }
         }
         if let icon = try await reader.icon(of: image) {

@@ -46,13 +46,17 @@ struct ExportCommand: AsyncParsableCommand {
         let asDirectory = to.hasSuffix("/") || (FileManager.default.fileExists(atPath: to, isDirectory: &isFolder) && isFolder.boolValue)
         let path = asDirectory && to.count > 1 && to.hasSuffix("/") ? String(to.dropLast()) : to
         let report: BundleExport.Report
+        let display = TransferProgress("export", enabled: isatty(STDERR_FILENO) == 1 && !json)
+        defer { display.finish() }
         do {
             report = try await BundleExport(repository: repository, filter: selection.filter, compressIndex: zstd)
-                .run(to: path, asDirectory: asDirectory)
+                .run(to: path, asDirectory: asDirectory, progress: display.update)
         } catch let error as BundleError {
+            display.finish()
             FileHandle.standardError.write(Data("imgapid export: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        display.finish()
         if json {
             print(JSONValue.object(JSONObject([
                 ("bundle", .string(path)), ("images", .array(report.images.map(JSONValue.string))),
@@ -115,10 +119,14 @@ struct ImportBundleCommand: AsyncParsableCommand {
 
     func run() async throws {
         let outcomes: [BundleImport.Outcome]
-        do { outcomes = try await importBundle() } catch let error as BundleError {
+        let display = TransferProgress("import-bundle", enabled: isatty(STDERR_FILENO) == 1 && !json)
+        defer { display.finish() }
+        do { outcomes = try await importBundle(progress: display.update) } catch let error as BundleError {
+            display.finish()
             FileHandle.standardError.write(Data("imgapid import-bundle: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        display.finish()
         if json {
             print(JSONValue.array(outcomes.map { outcome in
                 .object(JSONObject([("uuid", .string(outcome.uuid)), ("result", .string(outcome.result.rawValue)),
@@ -132,7 +140,7 @@ struct ImportBundleCommand: AsyncParsableCommand {
         }
     }
 
-    private func importBundle() async throws -> [BundleImport.Outcome] {
+    private func importBundle(progress: @escaping BundleProgress) async throws -> [BundleImport.Outcome] {
         if let to {
             var signer: RequestSigner?
             if let user, let key {
@@ -140,11 +148,11 @@ struct ImportBundleCommand: AsyncParsableCommand {
                     throw ValidationError("cannot use --key \(key): \(error)")
                 }
             }
-            return try await BundleUpload(client: try IMGAPIClient(url: to, signer: signer)).run(from: bundle)
+            return try await BundleUpload(client: try IMGAPIClient(url: to, signer: signer)).run(from: bundle, progress: progress)
         }
         let server = try location.resolved()
         let repository = try ImageRepository(storage: server.storage, mode: nil)
         return try await BundleImport(repository: repository, validateStreams: validateStreams ?? server.validateStreams,
-                                      placement: ChannelPlacement(local: server.channels, given: nil)).run(from: bundle)
+                                      placement: ChannelPlacement(local: server.channels, given: nil)).run(from: bundle, progress: progress)
     }
 }
