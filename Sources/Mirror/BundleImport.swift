@@ -18,7 +18,8 @@ public struct BundleImport: Sendable {
         public var uuid: String
         public var label: String
         public var result: Result
-        /// Bytes read from the bundle for the image's file (0 when the same file was here).
+        /// Bytes read from the bundle for the image's file (0 when the same file was here, or
+        /// came with an image before it).
         public var bytes: Int64
     }
 
@@ -117,9 +118,11 @@ public struct BundleImport: Sendable {
             return Prepared(image: image, record: record, file: .existing(stored), stream: nil, icon: icon, bytes: 0)
         }
         let blob: StagedBlob
+        var bytes: Int64 = 0
         if let already = staged[entry.sha256] {
             blob = already
         } else {
+            bytes = entry.size
             blob = try await reader.withFile(of: image) { chunks in
                 try await repository.blobs.receive(ProgressReportingBody(base: chunks, progress: progress), maxSize: entry.size,
                                                    expectedSize: entry.size)
@@ -129,7 +132,7 @@ public struct BundleImport: Sendable {
         }
         let stream = try await streamCheck(blob, of: image, guids: &guids)
         return Prepared(image: image, record: record, file: .staged(blob, expected: .init(sha1: upstream.sha1, sha256: entry.sha256, size: entry.size)),
-                        stream: stream, icon: icon, bytes: entry.size)
+                        stream: stream, icon: icon, bytes: bytes)
     }
 
     /// For an image type that holds a ZFS send stream, the check of its file and of its

@@ -26,7 +26,7 @@ struct BundleReader {
             for _ in 0..<maximumEntries {
                 let header = try await handle.readChunk(fromAbsoluteOffset: offset, length: .bytes(Int64(TarArchive.block)))
                 let entry: TarArchive.Entry?
-                do { entry = try TarArchive.parse(header: Array(buffer: header)) } catch let error as TarArchive.Malformed {
+                do { entry = try TarArchive.parse(header: Array(buffer: header), maximumSize: BlobStore.maximumFileSize) } catch let error as TarArchive.Malformed {
                     throw BundleError("\(path) is not a bundle: \(error)")
                 }
                 guard let entry else { return BundleReader(path: path, tarEntries: entries) }

@@ -1,5 +1,3 @@
-import ImageStore
-
 /// The tar format bundles are written in: POSIX ustar headers of 512 bytes, each entry's
 /// data padded to 512 bytes, two zero blocks at the end. Sizes of 8 GiB and more, which
 /// ustar's 11 octal digits cannot hold, are written in base 256 as GNU tar does (GNU tar
@@ -55,20 +53,26 @@ enum TarArchive {
         let description: String
     }
 
-    static func parse(header: [UInt8]) throws -> Entry? {
+    /// Reads a header; an entry of more than `maximumSize` bytes is refused.
+    static func parse(header: [UInt8], maximumSize: Int64) throws -> Entry? {
         guard header.count == block else { throw Malformed(description: "it ends inside a tar header") }
         if header.allSatisfy({ $0 == 0 }) { return nil }
-        let stored = Int64(try number(header[148..<156]))
+        let stored = try number(header[148..<156])
         let sum = header.enumerated().reduce(Int64(0)) { $0 + Int64((148..<156).contains($1.offset) ? 0x20 : $1.element) }
         guard stored == sum else { throw Malformed(description: "a tar header's checksum is wrong: it is not a tar file, or it is damaged") }
         var name = text(header[0..<100])
         if header[257..<262].elementsEqual("ustar".utf8), case let prefix = text(header[345..<500]), !prefix.isEmpty {
             name = prefix + "/" + name
         }
-        let size = header[124] & 0x80 != 0
-            ? header[125..<136].reduce(Int64(0)) { ($0 << 8) | Int64($1) }
-            : try number(header[124..<136])
-        guard size >= 0, size <= BlobStore.maximumFileSize else {
+        let size: Int64
+        if header[124] & 0x80 != 0 {
+            // Base 256: no image file needs more than the last 8 of its 11 bytes.
+            guard header[125..<128].allSatisfy({ $0 == 0 }) else { throw Malformed(description: "tar entry \(name) announces a size too large") }
+            size = Int64(bitPattern: header[128..<136].reduce(UInt64(0)) { ($0 << 8) | UInt64($1) })
+        } else {
+            size = try number(header[124..<136])
+        }
+        guard size >= 0, size <= maximumSize else {
             throw Malformed(description: "tar entry \(name) announces \(size) bytes, more than any image file")
         }
         return Entry(name: name, size: size, isFile: header[156] == UInt8(ascii: "0") || header[156] == 0)

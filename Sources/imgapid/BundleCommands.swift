@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import HTTPSignature
-import IMGAPIClient
 import IMGAPI
+import IMGAPIClient
 import IMGAPIServer
 import ImageStore
 import Mirror
