@@ -96,6 +96,19 @@ final class MirrorChannelTests: XCTestCase {
         XCTAssertTrue(unknown.output.contains(#"channel "dev" is not a channel of this server (stable, release)"#), unknown.output)
     }
 
+    /// An offline bundle carries channels as a mirror copies them: those that exist here,
+    /// else the default, and an origin joins the channels of the images built on it.
+    func testBundleImportsKeepTheChannelsThatExistHere() async throws {
+        try await publishUpstream()
+        let bundle = directory.appendingPathComponent("bundle.tar").path
+        let exported = try ServerProcess.run(["export", "--storage", upstream.storage.path, "--to", bundle])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        let imported = try ServerProcess.run(["import-bundle", bundle, "--config", config.path, "--no-validate-streams"])
+        XCTAssertEqual(imported.status, 0, imported.output)
+        let listed = try await localChannels()
+        XCTAssertEqual(listed, ["stable": [base, child], "release": [base, other]])
+    }
+
     /// The server's own mirror: its copies are listed in their channels at once.
     func testServerMirrorsIntoChannelsVisibleAtOnce() async throws {
         try await publishUpstream()
