@@ -33,7 +33,12 @@ final class BundleWriter {
             let handle = try await FileSystem.shared.openFile(forWritingAt: FilePath(path + ".partial"), options: options)
             tar = handle
             writer = handle.bufferedWriter(capacity: .mebibytes(1))
-            try await add(index.name, size: Int64(index.bytes.count)) { write in try await write(ByteBuffer(bytes: index.bytes)) }
+            do {
+                try await add(index.name, size: Int64(index.bytes.count)) { write in try await write(ByteBuffer(bytes: index.bytes)) }
+            } catch {
+                await abandon()
+                throw error
+            }
         }
     }
 
