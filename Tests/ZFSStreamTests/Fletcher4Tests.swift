@@ -29,4 +29,21 @@ final class Fletcher4Tests: XCTestCase {
             XCTAssertEqual(checksum.value, expected, "pieces of up to \(maximum) bytes")
         }
     }
+
+    /// Runs longer than one lane pass (2¹⁶ words), whole and in uneven pieces.
+    func testLongRunsGiveTheChecksumOfTheWhole() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(1 << 20) + 13).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let expected = reference(Array(bytes.prefix(bytes.count & ~3)))
+        for pieces in [[bytes.count], [3, 300_001, 262_144 * 2 + 5], [262_147, 262_141]] {
+            var checksum = Fletcher4()
+            var offset = 0
+            for piece in pieces + [bytes.count] where offset < bytes.count {
+                let take = min(piece, bytes.count - offset)
+                bytes[offset..<(offset + take)].withUnsafeBytes { checksum.update($0) }
+                offset += take
+            }
+            XCTAssertEqual(checksum.value, expected, "pieces \(pieces)")
+        }
+    }
 }
