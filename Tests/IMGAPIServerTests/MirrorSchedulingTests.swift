@@ -33,7 +33,8 @@ extension MirrorTests {
 
         let run = try mirror([])
         XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
-        XCTAssertEqual(fileDownloads(), 0, "nothing left to fetch")
+        let downloads = try await fileDownloads()
+        XCTAssertEqual(downloads, 0, "nothing left to fetch")
         XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path))
 
         let other = Array(file.reversed())

@@ -68,8 +68,13 @@ final class MirrorTests: XCTestCase {
         return results
     }
 
-    func fileDownloads() -> Int {
-        upstream.logLines.filter { $0.contains("\"method\":\"GET\"") && $0.contains("/file") }.count
+    /// File downloads the upstream has logged. Its log lines wait a few milliseconds to be
+    /// written together, so a request made now is waited for: every earlier line is out then.
+    func fileDownloads() async throws -> Int {
+        let marker = UUID().uuidString
+        expect(try await up.get("/ping?marker=\(marker)"), status: 200)
+        XCTAssertTrue(upstream.waitForLogLine { $0.contains(marker) }, "the marker request was logged")
+        return upstream.logLines.filter { $0.contains("\"method\":\"GET\"") && $0.contains("/file") }.count
     }
 
     func testOriginChainIdentityAndIdempotence() async throws {
@@ -104,11 +109,12 @@ final class MirrorTests: XCTestCase {
 
         // One process writes a storage at a time: the server lets go before the next run.
         local.stop()
-        let downloads = fileDownloads()
+        let downloads = try await fileDownloads()
         let again = try mirror(["--name", "app"])
         XCTAssertEqual(again.status, 0)
         XCTAssertEqual(again.summary["copied"], .number(0))
-        XCTAssertEqual(fileDownloads(), downloads, "a second run transfers no file")
+        let afterwards = try await fileDownloads()
+        XCTAssertEqual(afterwards, downloads, "a second run transfers no file")
     }
 
     /// An upstream image's icon is copied with it: same bytes, same type, `icon: true`.
@@ -135,7 +141,7 @@ final class MirrorTests: XCTestCase {
     func testMirroredImagesFollowUpstreamChanges() async throws {
         try await up.publish(base, name: "changing", extra: #""description": "first""#)
         XCTAssertEqual(try mirror([]).summary["copied"], .number(1))
-        let downloads = fileDownloads()
+        let downloads = try await fileDownloads()
 
         expect(try await up.postJSON("/images/\(base)?action=update", #"{"description": "second", "tags": {"role": "db"}, "homepage": "https://example.com"}"#), status: 200)
         expect(try await up.postJSON("/images/\(base)?action=disable", "{}"), status: 200)
@@ -147,7 +153,8 @@ final class MirrorTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
         XCTAssertEqual(Self.results(run.summary), [base: "updated"])
         XCTAssertEqual(run.summary["updated"], .number(1))
-        XCTAssertEqual(fileDownloads(), downloads, "no file is fetched for a refresh")
+        let afterwards = try await fileDownloads()
+        XCTAssertEqual(afterwards, downloads, "no file is fetched for a refresh")
         let again = try mirror(["--uuid", base])
         XCTAssertEqual(Self.results(again.summary), [base: "present"], "nothing changed since")
 
@@ -200,7 +207,8 @@ final class MirrorTests: XCTestCase {
         let run = try mirror([])
         XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
         XCTAssertEqual(run.summary["copied"], .number(2))
-        XCTAssertEqual(fileDownloads(), 1, "the second image reuses the stored file")
+        let downloads = try await fileDownloads()
+        XCTAssertEqual(downloads, 1, "the second image reuses the stored file")
         XCTAssertEqual(local.files(under: "blobs").count, 1)
     }
 
