@@ -251,7 +251,7 @@ final class MirrorTests: XCTestCase {
 
         let run = try mirror([])
         XCTAssertEqual(run.status, 0, run.summary.prettyPrinted())
-        XCTAssertTrue(upstream.logLines.contains { $0.contains("/file") && $0.contains("\"status\":206") },
+        XCTAssertTrue(upstream.waitForLogLine { $0.contains("/file") && $0.contains("\"status\":206") },
                       "resumed with a Range request")
         try local.start()
         let download = try await TestClient(local).get("/images/\(base)/file")
