@@ -31,7 +31,8 @@ struct BundleReader {
                 }
                 guard let entry else { return BundleReader(path: path, tarEntries: entries) }
                 let data = offset + Int64(TarArchive.block)
-                if entry.isFile { entries[entry.name] = (data, entry.size) }
+                // `tar cf b.tar -C dir .` names them ./imgapi-bundle.json, ./files/…
+                if entry.isFile { entries[entry.name.hasPrefix("./") ? String(entry.name.dropFirst(2)) : entry.name] = (data, entry.size) }
                 offset = data + entry.size + Int64(TarArchive.padding(after: entry.size))
                 guard data + entry.size <= info.size else {
                     throw BundleError("\(path) is cut short: its entry \(entry.name) ends past the end of the file")

@@ -88,6 +88,11 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("all/imgapi-bundle.json.zst")))
         XCTAssertEqual(try importBundle(path("all"), into: target),
                        [base: "present", child: "present", other: "imported", disabled: "imported"])
+        // The directory made into a tar file by GNU tar, with its directories and ./ names.
+        let retar = try ChildProcess.run("/bin/tar", ["cf", path("retarred.tar"), "-C", path("all"), "."], timeout: 60)
+        XCTAssertEqual(retar.status, 0, retar.output)
+        XCTAssertEqual(try importBundle(path("retarred.tar"), into: path("other-target")),
+                       [base: "imported", child: "imported", other: "imported", disabled: "imported"])
 
         let check = try ServerProcess.run(["check", "--storage", target])
         XCTAssertEqual(check.status, 0, check.output)
