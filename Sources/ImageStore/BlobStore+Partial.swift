@@ -16,9 +16,14 @@ extension BlobStore {
     /// Bytes kept from an interrupted download of `key` (0 when there are none).
     public func partialSize(_ key: String) -> Int64 {
         guard Self.isPartialKey(key),
-              let attributes = try? FileManager.default.attributesOfItem(atPath: "\(partialDirectory)/\(key)"),
+              let attributes = try? FileManager.default.attributesOfItem(atPath: partialPath(key)),
               let size = attributes[.size] as? NSNumber else { return 0 }
         return size.int64Value
+    }
+
+    /// Where the kept bytes of `key` are.
+    public func partialPath(_ key: String) -> String {
+        "\(partialDirectory)/\(key)"
     }
 
     /// Appends `body` to the kept bytes of `key` from `offset` (0 starts over), digesting
@@ -26,9 +31,16 @@ extension BlobStore {
     /// error is rethrown; when it ends, the file moves to `uploads/` and is returned staged.
     public func receivePartial(_ key: String, from offset: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
                                maxSize: Int64) async throws -> StagedBlob {
+        try stagePartial(key, digests: try await keepPartial(key, from: offset, body, maxSize: maxSize))
+    }
+
+    /// As `receivePartial`, but the whole file stays kept under `key` (to be staged later
+    /// with `stagePartial`, or found by the next attempt): its digests.
+    public func keepPartial(_ key: String, from offset: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
+                            maxSize: Int64) async throws -> FileDigests.Result {
         guard Self.isPartialKey(key) else { throw IMGAPIError.badRequest("invalid partial download key") }
         try FileManager.default.createDirectory(atPath: partialDirectory, withIntermediateDirectories: true)
-        let path = "\(partialDirectory)/\(key)"
+        let path = partialPath(key)
         var digests = FileDigests()
         let start = offset > 0 && offset <= partialSize(key) ? offset : 0
         if start > 0 {
@@ -38,17 +50,20 @@ extension BlobStore {
                 }
             }
         }
-        let result: FileDigests.Result
         do {
-            result = try await receive(into: path, from: start, body, digests: digests, maxSize: maxSize)
+            return try await receive(into: path, from: start, body, digests: digests, maxSize: maxSize)
         } catch let error as IMGAPIError {
             // Too long, or the disk failed: these bytes cannot be trusted.
             discardPartial(key)
             throw error
         }
+    }
+
+    /// The kept file of `key`, whole and of `digests`, moved to `uploads/` to be installed.
+    public func stagePartial(_ key: String, digests: FileDigests.Result) throws -> StagedBlob {
         let staged = "\(uploadsDirectory)/\(ImageUUID.random())"
-        guard rename(path, staged) == 0 else { throw Self.storageError(POSIXErrorText.current("move a finished download")) }
-        return StagedBlob(path: staged, digests: result)
+        guard rename(partialPath(key), staged) == 0 else { throw Self.storageError(POSIXErrorText.current("move a finished download")) }
+        return StagedBlob(path: staged, digests: digests)
     }
 
     private func receive(into path: String, from start: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
@@ -85,6 +100,6 @@ extension BlobStore {
     /// Forgets the kept bytes of `key` (after a mismatch: they cannot be trusted).
     public func discardPartial(_ key: String) {
         guard Self.isPartialKey(key) else { return }
-        unlink("\(partialDirectory)/\(key)")
+        unlink(partialPath(key))
     }
 }

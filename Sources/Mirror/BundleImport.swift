@@ -4,11 +4,13 @@ import ZFSStream
 
 /// `imgapid import-bundle`: the images of a bundle (`docs/bundle-format.md`) into the
 /// local repository, keeping their uuids, owners, channels and states. Every file and icon
-/// it needs is read from the bundle into `uploads/` and checked against the index and the
-/// manifests (size, SHA-256, SHA-1, and as a ZFS stream with its lineage) before any image
-/// lands; a bundle with one bad byte adds nothing. Then the images land one by one, origins
-/// first, each in one catalog transaction. Images already here are passed by, so a second
-/// import changes nothing, and an import that was interrupted picks up where it stopped.
+/// it needs is read from the bundle into `partial/` (keyed by SHA-1, as mirrors keep their
+/// downloads) and checked against the index and the manifests (size, SHA-256, SHA-1, and as
+/// a ZFS stream with its lineage) before any image lands; a bundle with one bad byte adds
+/// nothing, and what it staged is removed. Then the images land one by one, origins first,
+/// each in one catalog transaction. Images already here are passed by, so a second import
+/// changes nothing; an import that was interrupted finds the bytes it kept, hashes them again
+/// and reads only the rest from the bundle.
 public struct BundleImport: Sendable {
     public struct Outcome: Sendable {
         public enum Result: String, Sendable {
@@ -18,8 +20,8 @@ public struct BundleImport: Sendable {
         public var uuid: String
         public var label: String
         public var result: Result
-        /// Bytes read from the bundle for the image's file (0 when the same file was here, or
-        /// came with an image before it).
+        /// Bytes read from the bundle for the image's file (0 when the same file was here,
+        /// came with an image before it, or was kept whole by an interrupted import).
         public var bytes: Int64
     }
 
@@ -37,10 +39,17 @@ public struct BundleImport: Sendable {
     private struct Prepared {
         var image: BundleIndex.Image
         var record: JSONObject
-        var file: ImageRepository.ImportedFile
+        var file: File
         var stream: ImageFile.StreamCheck?
         var icon: ImageIcon?
         var bytes: Int64
+    }
+
+    private enum File {
+        /// The same file, already stored.
+        case existing(ImageFile)
+        /// Read from the bundle and kept under `partial/` with this key (its SHA-1).
+        case kept(key: String, digests: FileDigests.Result)
     }
 
     public func run(from path: String, progress: BundleProgress? = nil) async throws -> [Outcome] {
@@ -55,15 +64,15 @@ public struct BundleImport: Sendable {
                 missing.append(image)
             }
         }
-        var staged: [String: StagedBlob] = [:]
+        var kept: [String: FileDigests.Result] = [:]
         var prepared: [Prepared] = []
         let total = Dictionary(missing.map { ($0.file.sha256, $0.file.size) }) { first, _ in first }.values.reduce(0, +)
         do {
             var guids: [String: String] = [:]
             for image in missing {
                 do {
-                    let done = staged.values.map(\.digests.size).reduce(0, +)
-                    prepared.append(try await prepare(image, from: reader, staged: &staged, guids: &guids) { bytes in
+                    let done = kept.values.map(\.size).reduce(0, +)
+                    prepared.append(try await prepare(image, from: reader, kept: &kept, guids: &guids) { bytes in
                         progress?(done + bytes, total)
                     })
                 } catch {
@@ -71,32 +80,27 @@ public struct BundleImport: Sendable {
                 }
             }
         } catch {
-            for blob in staged.values { await repository.blobs.discard(blob) }
+            for key in kept.keys { repository.blobs.discardPartial(key) }
             throw error
         }
-        var landed = Set<String>()
-        for (position, item) in prepared.enumerated() {
-            var file = item.file
-            // A file two images share is installed by the first; the second finds it stored.
-            if case .staged(let blob, _) = file, landed.contains(blob.digests.sha256) {
-                guard let stored = try await repository.catalog.file(withSHA1: blob.digests.sha1) else {
-                    throw BundleError("image \(item.image.label): the file it shares with an image imported before it went away")
+        for item in prepared {
+            let file: ImageRepository.ImportedFile
+            switch item.file {
+            case .existing(let stored): file = .existing(stored)
+            case .kept(let key, let digests):
+                if let stored = try await repository.catalog.file(withSHA1: key), stored.sha256 == digests.sha256 {
+                    file = .existing(stored)  // a file two images share, installed with the first
+                } else {
+                    let expected = ImageRepository.FileExpectation(sha1: key, sha256: digests.sha256, size: digests.size)
+                    file = .staged(try repository.blobs.stagePartial(key, digests: digests), expected: expected)
                 }
-                file = .existing(stored)
             }
             do {
                 _ = try await repository.addImported(item.record, file: file, compression: item.image.upstream.compression ?? "none",
                                                      datasetGUID: item.image.upstream.datasetGUID, stream: item.stream, icon: item.icon)
             } catch {
-                let unused = prepared[(position + 1)...].compactMap { later -> StagedBlob? in
-                    guard case .staged(let blob, _) = later.file, !landed.contains(blob.digests.sha256),
-                          blob.digests.sha256 != item.image.file.sha256 else { return nil }
-                    return blob
-                }
-                for blob in unused { await repository.blobs.discard(blob) }
                 throw BundleError("image \(item.image.label) could not be added: \(error); the images before it were imported, run the import again to go on")
             }
-            if case .staged(let blob, _) = item.file { landed.insert(blob.digests.sha256) }
             outcomes.append(Outcome(uuid: item.image.uuid, label: item.image.label, result: .imported, bytes: item.bytes))
         }
         let order = Dictionary(index.images.enumerated().map { ($1.uuid, $0) }) { first, _ in first }
@@ -104,44 +108,45 @@ public struct BundleImport: Sendable {
     }
 
     /// Reads and checks what `image` needs from the bundle: its icon, and its file unless
-    /// the same file is stored here already.
-    private func prepare(_ image: BundleIndex.Image, from reader: BundleReader, staged: inout [String: StagedBlob],
+    /// the same file is stored here already. A file kept by an earlier, interrupted import is
+    /// hashed again and only its missing bytes are read.
+    private func prepare(_ image: BundleIndex.Image, from reader: BundleReader, kept: inout [String: FileDigests.Result],
                          guids: inout [String: String], progress: @escaping RemoteImport.Progress) async throws -> Prepared {
         let upstream = image.upstream
         var record = try RemoteImport(repository: repository, validateStreams: validateStreams).record(for: upstream, keepOwner: true)
         if let channels = try placement.channels(of: upstream) { record["channels"] = .array(channels.map(JSONValue.string)) }
         let icon = try await reader.icon(of: image)
         let entry = image.file
-        if let sha1 = upstream.sha1, let stored = try await repository.catalog.file(withSHA1: sha1), stored.size == entry.size,
+        let key = upstream.sha1 ?? ""
+        if let stored = try await repository.catalog.file(withSHA1: key), stored.size == entry.size,
            stored.sha256 == entry.sha256, try await repository.catalog.quarantineProblem(stored.sha256) == nil {
             if let guid = stored.snapshotGUID { guids[image.uuid] = guid }
             return Prepared(image: image, record: record, file: .existing(stored), stream: nil, icon: icon, bytes: 0)
         }
-        let blob: StagedBlob
         var bytes: Int64 = 0
-        if let already = staged[entry.sha256] {
-            blob = already
-        } else {
-            bytes = entry.size
-            blob = try await reader.withFile(of: image) { chunks in
-                try await repository.blobs.receive(ProgressReportingBody(base: chunks, progress: progress), maxSize: entry.size,
-                                                   expectedSize: entry.size)
+        if kept[key] == nil {
+            // Kept bytes longer than the file are not this file.
+            if repository.blobs.partialSize(key) > entry.size { repository.blobs.discardPartial(key) }
+            let start = repository.blobs.partialSize(key)
+            bytes = entry.size - start
+            kept[key] = try await reader.withFile(of: image, from: start) { chunks in
+                try await repository.blobs.keepPartial(key, from: start, ProgressReportingBody(base: chunks, progress: progress),
+                                                       maxSize: entry.size)
             }
-            staged[entry.sha256] = blob
-            try BundleReader.check(blob.digests, of: image)
         }
-        let stream = try await streamCheck(blob, of: image, guids: &guids)
-        return Prepared(image: image, record: record, file: .staged(blob, expected: .init(sha1: upstream.sha1, sha256: entry.sha256, size: entry.size)),
-                        stream: stream, icon: icon, bytes: bytes)
+        let digests = kept[key]!
+        try BundleReader.check(digests, of: image)
+        let stream = try await streamCheck(repository.blobs.partialPath(key), of: image, guids: &guids)
+        return Prepared(image: image, record: record, file: .kept(key: key, digests: digests), stream: stream, icon: icon, bytes: bytes)
     }
 
     /// For an image type that holds a ZFS send stream, the check of its file and of its
     /// lineage to its origin, earlier in the bundle or here.
-    private func streamCheck(_ blob: StagedBlob, of image: BundleIndex.Image, guids: inout [String: String]) async throws -> ImageFile.StreamCheck? {
+    private func streamCheck(_ path: String, of image: BundleIndex.Image, guids: inout [String: String]) async throws -> ImageFile.StreamCheck? {
         let upstream = image.upstream
         guard ImageFileValidator.streamTypes.contains(upstream.manifest["type"]?.stringValue ?? "") else { return nil }
         guard validateStreams else { return ImageFile.StreamCheck(validated: false, toGUID: nil) }
-        let facts = try await ImageFileValidator.check(fileAt: blob.path, compression: ImageCompression(rawValue: upstream.compression ?? "none") ?? .none)
+        let facts = try await ImageFileValidator.check(fileAt: path, compression: ImageCompression(rawValue: upstream.compression ?? "none") ?? .none)
         var originGUID: String?
         if let origin = upstream.origin {
             originGUID = guids[origin]

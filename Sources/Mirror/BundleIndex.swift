@@ -91,7 +91,8 @@ public struct BundleIndex: Sendable {
             }
             let upstream = image.upstream
             if let reason = upstream.unusableReason { throw BundleError("image \(image.label) cannot be imported: \(reason)") }
-            guard file.path == filePath(file.sha256), upstream.size == file.size else {
+            guard file.path == filePath(file.sha256), upstream.size == file.size,
+                  upstream.sha1?.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) == true else {
                 throw BundleError("image \(image.label): its file entry does not match its manifest: the bundle is damaged")
             }
             if let icon = image.icon, icon.path != iconPath(image.uuid) {

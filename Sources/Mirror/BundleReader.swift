@@ -51,15 +51,15 @@ struct BundleReader {
         return info.size
     }
 
-    /// Hands `body` the bytes of entry `name` in chunks.
-    func withEntry<T>(_ name: String, _ body: (FileChunks) async throws -> T) async throws -> T {
+    /// Hands `body` the bytes of entry `name` from byte `start` in chunks.
+    func withEntry<T>(_ name: String, from start: Int64 = 0, _ body: (FileChunks) async throws -> T) async throws -> T {
         let (file, range): (String, Range<Int64>)
         if let tarEntries {
             guard let entry = tarEntries[name] else { throw BundleError("the bundle has no entry \(name)") }
-            (file, range) = (path, entry.offset..<(entry.offset + entry.size))
+            (file, range) = (path, (entry.offset + min(start, entry.size))..<(entry.offset + entry.size))
         } else {
             guard let size = try await size(of: name) else { throw BundleError("the bundle has no entry \(name)") }
-            (file, range) = (path + "/" + name, 0..<size)
+            (file, range) = (path + "/" + name, min(start, size)..<size)
         }
         return try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(file)) { handle in
             try await body(handle.readChunks(in: range, chunkLength: .mebibytes(1)))
@@ -104,12 +104,13 @@ struct BundleReader {
         return ImageIcon(contentType: type, bytes: bytes)
     }
 
-    /// Hands `body` the bytes of the file entry of `image`, once its size is the one the index gives.
-    func withFile<T>(of image: BundleIndex.Image, _ body: (FileChunks) async throws -> T) async throws -> T {
+    /// Hands `body` the bytes of the file entry of `image` from byte `start`, once its size
+    /// is the one the index gives.
+    func withFile<T>(of image: BundleIndex.Image, from start: Int64 = 0, _ body: (FileChunks) async throws -> T) async throws -> T {
         let entry = image.file
         guard let size = try await size(of: entry.path) else { throw BundleError("the bundle has no entry \(entry.path)") }
         guard size == entry.size else { throw BundleError("entry \(entry.path) is \(size) bytes, not the \(entry.size) the index says") }
-        return try await withEntry(entry.path, body)
+        return try await withEntry(entry.path, from: start, body)
     }
 
     /// Checks the file entry of `image` by reading it whole: size, SHA-256 and the manifest's SHA-1.

@@ -81,7 +81,8 @@ struct ImportBundleCommand: AsyncParsableCommand {
             Then the images are added, origins first, keeping their uuids, owners, states and \
             channels (on a server with channels: those that exist here, else the default one). \
             Images already here are left as they are, so importing a bundle twice changes \
-            nothing, and an import that was interrupted goes on where it stopped when run again.
+            nothing, and an import that was interrupted goes on where it stopped when run again \
+            (the bytes it read are kept in the storage's partial/ and hashed again).
             It takes the storage's lock: stop `imgapid serve` on the same storage first, or \
             send the images to the running server with --to URL (signed with --user and --key \
             unless the server trusts this host's network): then every file is read and checked \

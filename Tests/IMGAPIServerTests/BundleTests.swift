@@ -69,7 +69,9 @@ final class BundleTests: XCTestCase {
         for word in words + ["nothing from the bundle was imported"] {
             XCTAssertTrue(run.output.contains(word), "\(word) not in: \(run.output)", file: file, line: line)
         }
-        try ServerProcess([], storage: URL(fileURLWithPath: storage)).assertStored(images: 0, blobs: 0, file: file, line: line)
+        let target = try ServerProcess([], storage: URL(fileURLWithPath: storage))
+        try target.assertStored(images: 0, blobs: 0, file: file, line: line)
+        XCTAssertEqual(target.files(under: "partial"), [], "no kept bytes are left behind", file: file, line: line)
     }
 
     func testExportWithOriginsImportsIntoAnEmptyStoreAndServesTheSameImages() async throws {
@@ -120,6 +122,41 @@ final class BundleTests: XCTestCase {
         // As if the import of child.tar had stopped after the base.
         XCTAssertEqual(try importBundle(path("base.tar"), into: target), [base: "imported"])
         XCTAssertEqual(try importBundle(path("child.tar"), into: target), [base: "present", child: "imported"])
+    }
+
+    /// Killed while it reads a large file from the bundle, an import keeps what it read; the
+    /// next run hashes those bytes again and reads only the rest.
+    func testAKilledImportReadsOnlyWhatIsLeft() async throws {
+        let large = "b0000000-0000-4000-8000-000000000010"
+        let bytes = Fixture.bytes(40 << 20, seed: 5)
+        try await TestClient(source).publish(large, name: "large", file: bytes)
+        _ = try export(["--to", path("large.tar"), "--uuid", large])
+        let target = path("target")
+        let partial = URL(fileURLWithPath: target).appendingPathComponent("partial/\(Fixture.sha1(bytes))").path
+        let importing = try ChildProcess.quiet(ServerProcess.executable.path, ["import-bundle", path("large.tar"), "--storage", target])
+        let deadline = Date().addingTimeInterval(60)
+        var kept: Int64 = 0
+        while kept < 2 << 20, importing.isRunning, Date() < deadline {
+            kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
+            usleep(2000)
+        }
+        importing.signal(SIGKILL)
+        XCTAssertTrue(importing.wait(within: 30))
+        kept = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? NSNumber)?.int64Value ?? 0
+        XCTAssertGreaterThan(kept, 0, "the import was killed while reading the file")
+        XCTAssertLessThan(kept, Int64(bytes.count), "the import was killed before the end of the file")
+
+        let run = try ServerProcess.run(["import-bundle", path("large.tar"), "--storage", target, "--json", "--no-validate-streams"])
+        XCTAssertEqual(run.status, 0, run.output)
+        let outcome = try XCTUnwrap(try? JSONValue.parse(Array(run.output.utf8)).arrayValue?.first?.objectValue, run.output)
+        XCTAssertEqual(outcome["result"]?.stringValue, "imported")
+        XCTAssertEqual(Int64(outcome["bytes"]?.intValue ?? -1), Int64(bytes.count) - kept, "only the rest was read from the bundle")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial), "the kept file became the image's")
+        let copy = try ServerProcess([], storage: URL(fileURLWithPath: target))
+        try copy.start()
+        defer { copy.stop() }
+        let download = try await TestClient(copy).get("/images/\(large)/file")
+        XCTAssertTrue(download.body == bytes, "the image's file is the one published")
     }
 
     func testTamperedBundlesAreRefusedAndNothingLands() throws {
