@@ -21,6 +21,15 @@ extension BlobStore {
         return size.int64Value
     }
 
+    /// Bytes kept for `key` that can be the start of a file of `size` bytes; kept bytes
+    /// longer than that are not this file, and are dropped.
+    public func keptBytes(_ key: String, upTo size: Int64) -> Int64 {
+        let kept = partialSize(key)
+        guard kept > size else { return kept }
+        discardPartial(key)
+        return 0
+    }
+
     /// Where the kept bytes of `key` are.
     public func partialPath(_ key: String) -> String {
         "\(partialDirectory)/\(key)"

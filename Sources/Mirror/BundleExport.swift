@@ -32,16 +32,15 @@ public struct BundleExport: Sendable {
         var query = ListImagesQuery()
         query.state = .all
         let (records, _) = try await repository.catalog.listRecords(query, authenticated: true)
-        let activated = records.map { UpstreamImage(view($0)) }.filter(\.isActivated)
-        let chosen = try Self.withOrigins(filter.select(activated),
-                                          all: Dictionary(records.map { ($0["uuid"]?.stringValue ?? "", $0) }) { first, _ in first })
+        let views = records.map { UpstreamImage(view($0)) }
+        let chosen = try Self.withOrigins(filter.select(views.filter(\.isActivated)),
+                                          all: Dictionary(zip(records, views).map { ($1.uuid, (record: $0, manifest: $1.manifest)) }) { first, _ in first })
         guard !chosen.isEmpty else { throw BundleError("no image here matches: nothing to export") }
         var images: [BundleIndex.Image] = []
         var stored: [String: ImageFile] = [:]
         var icons: [String: ImageIcon] = [:]
-        for record in chosen {
+        for (record, manifest) in chosen {
             let uuid = record["uuid"]?.stringValue ?? ""
-            let manifest = view(record)
             guard let file = record.imageFiles.first else { throw BundleError("image \(uuid) has no file: nothing to export for it") }
             if let problem = try await repository.catalog.quarantineProblem(file.sha256) {
                 throw BundleError("the file of image \(uuid) failed verification (\(problem)): repair it (imgapid scrub --repair-from URL) before exporting it")
@@ -109,27 +108,29 @@ public struct BundleExport: Sendable {
         ImageView.render(record, mode: repository.mode, inclAdminFields: true, includeChannels: true)
     }
 
-    /// The selected records with every origin they are built on, each once, origins first.
-    static func withOrigins(_ selected: [UpstreamImage], all: [String: JSONObject]) throws -> [JSONObject] {
-        var ordered: [JSONObject] = []
+    /// The selected images' records and manifests with every origin they are built on, each
+    /// once, origins first.
+    static func withOrigins(_ selected: [UpstreamImage], all: [String: (record: JSONObject, manifest: JSONObject)]) throws
+        -> [(record: JSONObject, manifest: JSONObject)] {
+        var ordered: [(record: JSONObject, manifest: JSONObject)] = []
         var placed = Set<String>()
         for image in selected {
-            var chain: [JSONObject] = []
+            var chain: [(record: JSONObject, manifest: JSONObject)] = []
             var next: String? = image.uuid
             while let uuid = next, !placed.contains(uuid) {
-                guard let record = all[uuid] else {
-                    throw BundleError("image \(chain.last?["uuid"]?.stringValue ?? image.uuid) is built on image \(uuid), which is not here: it cannot be exported without it")
+                guard let found = all[uuid] else {
+                    throw BundleError("image \(chain.last?.record["uuid"]?.stringValue ?? image.uuid) is built on image \(uuid), which is not here: it cannot be exported without it")
                 }
-                guard record["activated"]?.boolValue == true else {
+                guard found.record["activated"]?.boolValue == true else {
                     throw BundleError("image \(image.uuid) is built on image \(uuid), which was never activated: it cannot be exported")
                 }
                 guard chain.count < 1000 else { throw BundleError("the origin chain of image \(image.uuid) loops") }
-                chain.append(record)
-                next = record["origin"]?.stringValue
+                chain.append(found)
+                next = found.record["origin"]?.stringValue
             }
-            for record in chain.reversed() {
-                placed.insert(record["uuid"]?.stringValue ?? "")
-                ordered.append(record)
+            for found in chain.reversed() {
+                placed.insert(found.record["uuid"]?.stringValue ?? "")
+                ordered.append(found)
             }
         }
         return ordered

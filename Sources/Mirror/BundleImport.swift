@@ -125,9 +125,7 @@ public struct BundleImport: Sendable {
         }
         var bytes: Int64 = 0
         if kept[key] == nil {
-            // Kept bytes longer than the file are not this file.
-            if repository.blobs.partialSize(key) > entry.size { repository.blobs.discardPartial(key) }
-            let start = repository.blobs.partialSize(key)
+            let start = repository.blobs.keptBytes(key, upTo: entry.size)
             bytes = entry.size - start
             kept[key] = try await reader.withFile(of: image, from: start) { chunks in
                 try await repository.blobs.keepPartial(key, from: start, ProgressReportingBody(base: chunks, progress: progress),

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import IMGAPI
 import IMGAPIClient
+import ImageStore
 
 /// `imgapid import-bundle --to URL`: the images of a bundle into a running server through
 /// its API, as `imgadm publish` would send them (AdminImportImage, AddImageFile,
@@ -39,9 +40,10 @@ public struct BundleUpload: Sendable {
         let total = 2 * missing.map(\.image.file.size).reduce(0, +)
         var done: Int64 = 0
         var checked = Set<String>()
+        var icons: [String: ImageIcon] = [:]
         for (image, _) in missing {
             do {
-                _ = try await reader.icon(of: image)
+                icons[image.uuid] = try await reader.icon(of: image)
                 if checked.insert(image.file.sha256).inserted { try await reader.checkFile(of: image) }
                 done += image.file.size
                 progress?(done, total)
@@ -52,7 +54,7 @@ public struct BundleUpload: Sendable {
         for (image, there) in missing {
             do {
                 let before = done
-                try await send(image, there: there, from: reader) { bytes in progress?(before + bytes, total) }
+                try await send(image, there: there, icon: icons[image.uuid], from: reader) { bytes in progress?(before + bytes, total) }
                 done += image.file.size
             } catch {
                 throw BundleError("image \(image.label) could not be sent: \(error); the images before it were imported, run the import again to go on")
@@ -64,7 +66,7 @@ public struct BundleUpload: Sendable {
     }
 
     /// Sends one image; `there` is what the server has of it from an earlier, interrupted run.
-    private func send(_ image: BundleIndex.Image, there: JSONObject?, from reader: BundleReader,
+    private func send(_ image: BundleIndex.Image, there: JSONObject?, icon: ImageIcon?, from reader: BundleReader,
                       progress: @escaping RemoteImport.Progress) async throws {
         let upstream = image.upstream
         if there == nil {
@@ -79,7 +81,7 @@ public struct BundleUpload: Sendable {
                                                                       length: .known(image.file.size)))
             }
         }
-        if let icon = try await reader.icon(of: image) {
+        if let icon {
             try await client.setIcon(image.uuid, contentType: icon.contentType, bytes: icon.bytes)
         }
         // The manifest's `disabled`, kept by the import, makes a disabled image of it.

@@ -44,32 +44,37 @@ final class BundleWriter {
 
     /// Adds entry `name` of `size` bytes, which `body` hands to the function it is given.
     func add(_ name: String, size: Int64, _ body: (_ write: (ByteBuffer) async throws -> Void) async throws -> Void) async throws {
-        var written: Int64 = 0
+        let written: Int64
         if var writer {
             try await writer.write(contentsOf: TarArchive.header(name: name, size: size, mtime: mtime))
-            try await body { chunk in
-                written += Int64(chunk.readableBytes)
-                guard written <= size else { throw BundleError("entry \(name) grew past its \(size) bytes while it was written") }
-                try await writer.write(contentsOf: chunk)
-            }
+            written = try await Self.copy(name, size: size, into: &writer, body)
             try await writer.write(contentsOf: [UInt8](repeating: 0, count: TarArchive.padding(after: size)))
             self.writer = writer
         } else {
             let partial = "\(path)/\(name).partial"
             let options = OpenOptions.Write(existingFile: .truncate, newFile: .init(transactionalCreation: false))
-            try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(partial), options: options) { handle in
+            written = try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(partial), options: options) { handle in
                 var writer = handle.bufferedWriter(capacity: .mebibytes(1))
-                try await body { chunk in
-                    written += Int64(chunk.readableBytes)
-                    guard written <= size else { throw BundleError("entry \(name) grew past its \(size) bytes while it was written") }
-                    try await writer.write(contentsOf: chunk)
-                }
+                let written = try await Self.copy(name, size: size, into: &writer, body)
                 try await writer.flush()
                 try await handle.synchronize()
+                return written
             }
             guard rename(partial, "\(path)/\(name)") == 0 else { throw BundleError(POSIXErrorText.current("rename \(partial)").description) }
         }
         guard written == size else { throw BundleError("entry \(name) is \(written) bytes, not the \(size) its index says") }
+    }
+
+    /// Writes what `body` hands over to `writer`, never more than `size` bytes: how many it wrote.
+    private static func copy(_ name: String, size: Int64, into writer: inout BufferedWriter<WriteFileHandle>,
+                             _ body: (_ write: (ByteBuffer) async throws -> Void) async throws -> Void) async throws -> Int64 {
+        var written: Int64 = 0
+        try await body { chunk in
+            written += Int64(chunk.readableBytes)
+            guard written <= size else { throw BundleError("entry \(name) grew past its \(size) bytes while it was written") }
+            try await writer.write(contentsOf: chunk)
+        }
+        return written
     }
 
     /// Ends the bundle: the tar file's end and its rename, or the directory's index.

@@ -176,11 +176,7 @@ public struct RemoteImport: Sendable {
     /// when the upstream honours it) and keeps what arrives if the transfer breaks off.
     func stageResumably(_ image: UpstreamImage, from client: IMGAPIClient, progress: Progress?) async throws -> StagedBlob {
         let key = (image.sha1 ?? "").lowercased()
-        var kept = repository.blobs.partialSize(key)
-        if let size = image.size, kept > size {
-            repository.blobs.discardPartial(key)
-            kept = 0
-        }
+        let kept = repository.blobs.keptBytes(key, upTo: image.size ?? BlobStore.maximumFileSize)
         if kept > 0, kept == image.size {
             // Every byte arrived before the last attempt stopped: adopt them (verified by the caller).
             return try await receiveResumably(image, key, from: kept, AsyncThrowingStream { $0.finish() }, client)
