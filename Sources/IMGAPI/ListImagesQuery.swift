@@ -24,6 +24,8 @@ public struct ListImagesQuery: Sendable, Hashable {
     public enum Marker: Sendable, Hashable {
         case image(String)
         case date(milliseconds: Int64)
+        /// An image's place found by the server (an image another catalog holds).
+        case position(milliseconds: Int64, uuid: String)
     }
 
     public var state: StateFilter = .active

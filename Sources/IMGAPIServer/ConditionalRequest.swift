@@ -25,9 +25,9 @@ enum ConditionalRequest {
     }
 
     /// Whether an `If-Range` value (an entity tag or a date) still describes the resource.
-    static func rangeStillValid(_ headers: HTTPFields, etag: String, lastModified: Int64) -> Bool {
+    static func rangeStillValid(_ headers: HTTPFields, etag: String, lastModified: Int64?) -> Bool {
         guard let ifRange = headers[.ifRange] else { return true }
-        if let date = HTTPDate.milliseconds(ifRange) { return date / 1000 == lastModified / 1000 }
+        if let date = HTTPDate.milliseconds(ifRange) { return lastModified.map { date / 1000 == $0 / 1000 } ?? false }
         return normalized(ifRange) == etag
     }
 

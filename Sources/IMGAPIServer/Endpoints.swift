@@ -13,6 +13,8 @@ struct Endpoints: Sendable {
     let responseCache: ResponseCache
     let metrics: ServerMetrics
     let settings: LiveSettings
+    /// The pull-through cache, when the config has `upstreams`.
+    let pullThrough: PullThroughCache?
     let writeProbe = CatalogWriteProbe()
 
     var mode: ServerMode { configuration.mode }

@@ -81,11 +81,12 @@ public enum IMGAPIApplication {
             let reload = ConfigurationReload(settings: settings, started: configuration, reread: reread)
             Hangup.onHangup { reload.reload() }
         }
+        let remoteImport = RemoteImport(repository: repository, validateStreams: configuration.validateStreams)
         let endpoints = Endpoints(
             configuration: configuration, repository: repository,
             authenticator: Authenticator(mode: configuration.auth, settings: settings, keyStore: keyStore),
-            remoteImport: RemoteImport(repository: repository, validateStreams: configuration.validateStreams), jobs: ImportJobs(),
-            responseCache: responseCache, metrics: metrics, settings: settings)
+            remoteImport: remoteImport, jobs: ImportJobs(), responseCache: responseCache, metrics: metrics, settings: settings,
+            pullThrough: try await pullThroughCache(configuration, remoteImport, metrics))
         var logger = Logger(label: "imgapid")
         logger.logLevel = .warning
         let background: [any Service] = [
@@ -117,6 +118,38 @@ public enum IMGAPIApplication {
                 await onListening(port)
             },
             logger: logger)
+    }
+
+    /// The pull-through cache of the config's `upstreams`, logging and counting what it does; nil without upstreams.
+    private static func pullThroughCache(_ configuration: ServerConfiguration, _ remote: RemoteImport,
+                                         _ metrics: ServerMetrics) async throws -> PullThroughCache? {
+        guard !configuration.upstreams.isEmpty else { return nil }
+        let catalog = PullThroughCatalog(upstreams: configuration.upstreams, mode: configuration.mode,
+                                         channels: configuration.channels) { url, problem in
+            metrics.upstreamErrors.increment()
+            ServerLog.event("upstream catalog fetch failed", [
+                ("level", .string("warning")), ("upstream", .string(url)), ("problem", .string(problem)),
+                ("hint", .string("listings keep the last catalog fetched from it (Upstream-Stale header) until a fetch succeeds")),
+            ])
+        }
+        let events = PullThroughCache.Events(
+            fetched: { metrics.cacheFetchedBytes.increment(by: $0) },
+            filled: { uuid, url in
+                ServerLog.event("image cached", [("image_uuid", .string(uuid)), ("upstream", .string(url))])
+            },
+            failed: { uuid, url, error in
+                metrics.upstreamErrors.increment()
+                ServerLog.event("cache fill failed", [
+                    ("level", .string("error")), ("image_uuid", .string(uuid)), ("upstream", .string(url)),
+                    ("problem", .string("\(error)")),
+                ])
+            },
+            evicted: { uuid, bytes in
+                ServerLog.event("cached image evicted", [("image_uuid", .string(uuid)), ("bytes", .number(Double(bytes)))])
+            })
+        let cache = PullThroughCache(catalog: catalog, remote: remote, maxBytes: configuration.cacheMaxBytes, events: events)
+        try await cache.load()
+        return cache
     }
 
     /// The listener of its own that serves only `/metrics`, when `metricsAddress` is set.

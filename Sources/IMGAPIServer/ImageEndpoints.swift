@@ -17,18 +17,32 @@ extension Endpoints {
         let key = ResponseCache.Key.listing(query: query, authenticated: authenticated, showsChannels: showsChannels,
                                             adminFields: admin)
         let (repository, mode) = (self.repository, self.mode)
-        let answer = try await responseCache.answer(for: key, generation: repository.catalog.generation) { [query] in
-            guard admin || showsChannels else {
-                return .init(body: JSONBody.array(try await repository.catalog.listItems(query, authenticated: authenticated)))
+        let upstream = try await pullThrough?.catalog.view()
+        let generation = upstream.map { Self.mergedGeneration(local: repository.catalog.generation, upstream: $0.generation) }
+            ?? repository.catalog.generation
+        let answer = try await responseCache.answer(for: key, generation: generation) { [query] in
+            let rendersRecords = admin || showsChannels
+            let catalog = repository.catalog
+            if !rendersRecords, upstream == nil {
+                return .init(body: JSONBody.array(try await catalog.listItems(query, authenticated: authenticated)))
             }
-            let (records, undecodable) = try await repository.catalog.listRecords(query, authenticated: authenticated)
+            let placed = if let upstream {
+                try await Self.mergedListing(query, authenticated: authenticated, records: rendersRecords, local: catalog,
+                                             upstream: upstream.catalog)
+            } else {
+                try await catalog.listPlaced(query, authenticated: authenticated, records: true)
+            }
+            guard rendersRecords else { return .init(body: JSONBody.array(placed.map(\.text))) }
+            let (records, undecodable) = Catalog.parseRecords(placed)
             for uuid in undecodable { Self.logUndecodable(uuid) }
             let views = records.map {
                 JSONValue.object(ImageView.render($0, mode: mode, inclAdminFields: admin, includeChannels: showsChannels))
             }
             return .init(body: ByteBuffer(string: JSONValue.array(views).prettyPrinted()))
         }
-        return .json(answer.body)
+        var response = Response.json(answer.body)
+        if let upstream { response.headers.append(contentsOf: Self.staleHeaders(upstream)) }
+        return response
     }
 
     /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`. Answers
@@ -40,8 +54,17 @@ extension Endpoints {
         let showsChannels = showsChannels(call)
         let key = ResponseCache.Key.image(uuid: uuid, showsChannels: showsChannels, adminFields: admin)
         let (repository, mode) = (self.repository, self.mode)
-        let answer = try await responseCache.answer(for: key, generation: repository.catalog.generation) {
-            let image = try await repository.image(uuid)
+        let upstream = try await pullThrough?.catalog.view()
+        let generation = upstream.map { Self.mergedGeneration(local: repository.catalog.generation, upstream: $0.generation) }
+            ?? repository.catalog.generation
+        let answer = try await responseCache.answer(for: key, generation: generation) { [self] in
+            let image: StoredImage
+            do {
+                image = try await repository.image(uuid)
+            } catch let error as IMGAPIError where error.status == 404 && upstream != nil {
+                guard let upstream, let offered = try await upstreamImage(uuid, in: upstream) else { throw error }
+                image = offered
+            }
             let body = Self.view(image, mode: mode, showsChannels: showsChannels, adminFields: admin)
             return .init(body: ByteBuffer(string: body), etag: JSONBody.etag(body), image: image)
         }

@@ -10,49 +10,31 @@ extension Endpoints {
     /// `GET|HEAD /images/:uuid/file` (GetImageFile): streamed from the verified blob, with
     /// `Content-Length`, `Content-MD5`, `ETag` (sha1), `Last-Modified`, single `Range` and conditionals.
     func getImageFile(_ uuid: String, _ call: Call) async throws -> Response {
-        let image = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: true))
+        let account = try account(call), channel = try channel(call, forRead: true)
+        let image: StoredImage
+        do {
+            image = try await visibleImage(uuid, account: account, channel: channel)
+        } catch let error as IMGAPIError where error.status == 404 && pullThrough != nil {
+            return try await upstreamImageFile(uuid, notHere: error, account: account, channel: channel, call)
+        }
+        if pullThrough?.use(uuid) == true { metrics.cacheHits.increment() }
         let index = call.query.value("index").flatMap(Int.init) ?? 0
         let files = image.files
         guard files.indices.contains(index) else {
             throw IMGAPIError.resourceNotFound(index == 0 ? "image \"\(uuid)\" has no file" : "image \"\(uuid)\" has no file at index \(index)")
         }
         let file = files[index]
-        let headers = call.request.headers
-        var response = HTTPFields()
-        response[.contentType] = "application/octet-stream"
-        response[.eTag] = file.sha1
-        response[.lastModified] = HTTPDate.format(milliseconds: file.mtime)
-        response[.acceptRanges] = "bytes"
-        if try ConditionalRequest.evaluate(headers, etag: file.sha1, lastModified: file.mtime) == .notModified {
-            return Response(status: .notModified, headers: response)
+        let status: HTTPResponse.Status, bytes: Range<Int64>, response: HTTPFields
+        switch try fileResponseHead(call.request.headers, etag: file.sha1, size: file.size, lastModified: file.mtime,
+                                    contentMD5: file.contentMD5) {
+        case .answered(let answer): return answer
+        case .send(let s, let r, let f): (status, bytes, response) = (s, r, f)
         }
-        var range = 0..<file.size
-        var status = HTTPResponse.Status.ok
-        if ConditionalRequest.rangeStillValid(headers, etag: file.sha1, lastModified: file.mtime) {
-            switch ByteRange(header: headers[.range], size: file.size) {
-            case .whole: break
-            case .partial(let r):
-                range = r
-                status = .partialContent
-                response[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(file.size)"
-            case .unsatisfiable:
-                response[.contentRange] = "bytes */\(file.size)"
-                var refusal = Response.error(IMGAPIError(status: 416, code: "RequestedRangeNotSatisfiable",
-                                                         message: "range not satisfiable for a file of \(file.size) bytes"))
-                response[.contentType] = nil  // the refusal is JSON
-                refusal.headers.append(contentsOf: response)
-                return refusal
-            }
-        }
-        // Content-MD5 describes the whole file, so it goes only with the whole file.
-        if status == .ok { response[.contentMD5] = file.contentMD5 }
-        response[.contentLength] = String(range.count)
         let (handle, identity) = try await openStoredFile(file, of: uuid)
         if call.request.method == .head {
             await handle.closeEvenIfCancelled()
             return Response(status: status, headers: response)
         }
-        let bytes = range
         let path = repository.blobs.path(forSHA256: file.sha256)
         let verifies = status == .ok && settings.configuration.verifyOnSend
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
@@ -85,6 +67,50 @@ extension Endpoints {
             }
         }
         return Response(status: status, headers: response, body: body)
+    }
+
+    /// What a file request gets besides the bytes.
+    enum FileResponseHead {
+        /// Not modified, or a range that cannot be satisfied: this, without a body.
+        case answered(Response)
+        /// `range` of the file, with `status` (200 or 206) and these headers.
+        case send(HTTPResponse.Status, range: Range<Int64>, fields: HTTPFields)
+    }
+
+    /// The headers, status and range of a file download: `ETag` (the sha1), `Last-Modified`
+    /// (when known), conditionals, a single `Range`, and `Content-MD5` (when known) with the whole file.
+    func fileResponseHead(_ headers: HTTPFields, etag: String, size: Int64, lastModified: Int64?,
+                          contentMD5: String?) throws -> FileResponseHead {
+        var response = HTTPFields()
+        response[.contentType] = "application/octet-stream"
+        response[.eTag] = etag
+        if let lastModified { response[.lastModified] = HTTPDate.format(milliseconds: lastModified) }
+        response[.acceptRanges] = "bytes"
+        if try ConditionalRequest.evaluate(headers, etag: etag, lastModified: lastModified) == .notModified {
+            return .answered(Response(status: .notModified, headers: response))
+        }
+        var range = 0..<size
+        var status = HTTPResponse.Status.ok
+        if ConditionalRequest.rangeStillValid(headers, etag: etag, lastModified: lastModified) {
+            switch ByteRange(header: headers[.range], size: size) {
+            case .whole: break
+            case .partial(let r):
+                range = r
+                status = .partialContent
+                response[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound - 1)/\(size)"
+            case .unsatisfiable:
+                response[.contentRange] = "bytes */\(size)"
+                var refusal = Response.error(IMGAPIError(status: 416, code: "RequestedRangeNotSatisfiable",
+                                                         message: "range not satisfiable for a file of \(size) bytes"))
+                response[.contentType] = nil  // the refusal is JSON
+                refusal.headers.append(contentsOf: response)
+                return .answered(refusal)
+            }
+        }
+        // Content-MD5 describes the whole file, so it goes only with the whole file.
+        if status == .ok { response[.contentMD5] = contentMD5 }
+        response[.contentLength] = String(range.count)
+        return .send(status, range: range, fields: response)
     }
 
     /// The blob of `file`, opened, after checking that it is still the size the catalog

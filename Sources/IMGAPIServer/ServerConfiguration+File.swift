@@ -17,7 +17,7 @@ extension ServerConfiguration {
         /// Reference keys for what imgapid does one way only: accepted with the value that
         /// means that way, refused with any other (so a reference config still starts).
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
-        case mirrors
+        case mirrors, upstreams, cacheMaxBytes
         case storageDir, trustedNetworks, maxJSONBodySize
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
@@ -133,12 +133,51 @@ extension ServerConfiguration {
             guard value == .bool(false) else {
                 throw ConfigurationError(key: key.rawValue, problem: "only false is supported: upstream TLS certificates are always verified")
             }
+        case .upstreams: upstreams = try Self.upstreams(value)
+        case .cacheMaxBytes:
+            guard case .number(let n) = value, let bytes = Int64(exactly: n), bytes >= 0 else {
+                throw ConfigurationError(key: key.rawValue, problem: "must be a whole number of bytes (0: no limit)")
+            }
+            cacheMaxBytes = bytes
         case .mirrors:
             guard let items = value.arrayValue else {
                 throw ConfigurationError(key: key.rawValue, problem: "must be an array of mirror definitions")
             }
             mirrors = try items.enumerated().map { index, item throws(ConfigurationError) in
                 try ScheduledMirror.parse(item, at: index)
+            }
+        }
+    }
+
+    /// `[{"url", "ttl"?, "name"?}]`: the pull-through cache's upstreams, first wins.
+    static func upstreams(_ value: JSONValue) throws(ConfigurationError) -> [PullThroughUpstream] {
+        guard let items = value.arrayValue else {
+            throw ConfigurationError(key: "upstreams", problem: "must be an array of {\"url\", \"ttl\"?, \"name\"?}")
+        }
+        return try items.enumerated().map { index, item throws(ConfigurationError) in
+            func fail(_ problem: String) -> ConfigurationError { ConfigurationError(key: "upstreams[\(index)]", problem: problem) }
+            guard let object = item.objectValue, let url = object["url"]?.stringValue else {
+                throw fail("needs a string \"url\", such as {\"url\": \"https://images.smartos.org\"}")
+            }
+            if let extra = object.keys.first(where: { !["url", "ttl", "name"].contains($0) }) {
+                throw fail("unknown key \"\(extra)\" (known: url, ttl, name)")
+            }
+            var ttl = 300
+            if let value = object["ttl"] {
+                guard case .number(let n) = value, let seconds = Int(exactly: n), (1...604_800).contains(seconds) else {
+                    throw fail("\"ttl\" must be a whole number of seconds from 1 to 604800")
+                }
+                ttl = seconds
+            }
+            var name: ListImagesQuery.TextMatch?
+            if let value = object["name"] {
+                guard let text = value.stringValue, !text.isEmpty else { throw fail("\"name\" must be a non-empty string") }
+                name = ListImagesQuery.TextMatch(text)
+            }
+            do {
+                return try PullThroughUpstream(url: url, ttl: .seconds(ttl), name: name)
+            } catch {
+                throw fail("\"url\": \(error)")
             }
         }
     }

@@ -1,5 +1,6 @@
 import HTTPSignature
 import IMGAPI
+import Mirror
 
 /// How requests are authenticated (reference config key `authType`).
 public enum AuthMode: String, Sendable, CaseIterable {
@@ -72,6 +73,10 @@ public struct ServerConfiguration: Sendable {
     public var logFile: String?
     /// Most bytes of ListImages and GetImage answers kept in memory (config key `listingCacheBytes`).
     public var listingCacheBytes = 64 * 1024 * 1024
+    /// Servers whose images are offered and fetched on demand (`upstreams`): the pull-through cache.
+    public var upstreams: [PullThroughUpstream] = []
+    /// Most bytes of files the pull-through cache keeps (`cacheMaxBytes`); 0: no limit.
+    public var cacheMaxBytes: Int64 = 20 * 1024 * 1024 * 1024
     /// Users' keys given in the config file (reference key `authKeys`), beside the `.keys` files.
     public var authKeys: [String: [SSHPublicKey]] = [:]
 

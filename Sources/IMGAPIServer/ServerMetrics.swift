@@ -31,6 +31,12 @@ final class ServerMetrics: Sendable {
     /// By outcome, made on first use (the outcomes are a fixed set).
     private let mirrorImages = Mutex<[String: Counter]>([:])
     let scrub: ScrubStatus
+    /// The pull-through cache: GetImageFile of a cached image, of one only upstream, bytes
+    /// fetched, and failed upstream catalog fetches and fills.
+    let cacheHits: Counter
+    let cacheMisses: Counter
+    let cacheFetchedBytes: Counter
+    let upstreamErrors: Counter
 
     private struct RequestKey: Hashable {
         let route: String
@@ -83,6 +89,10 @@ final class ServerMetrics: Sendable {
             ($0, registry.makeCounter(descriptor: runs, labels: [("result", $0)]))
         })
         scrub = ScrubStatus(registry: registry)
+        cacheHits = registry.makeCounter(descriptor: name("cache_hits", "total", "Image file requests the pull-through cache answered from its store."))
+        cacheMisses = registry.makeCounter(descriptor: name("cache_misses", "total", "Image file requests for an image only upstream (a fill, or following one)."))
+        cacheFetchedBytes = registry.makeCounter(descriptor: name("cache_fetched", "bytes_total", "Bytes the pull-through cache downloaded from its upstreams."))
+        upstreamErrors = registry.makeCounter(descriptor: name("upstream_errors", "total", "Failed upstream catalog fetches and file fills of the pull-through cache."))
         registry.makeGauge(descriptor: name("build_info", "", "Always 1; the label is the imgapid version."),
                            labels: [("version", IMGAPIServerVersion.current)]).set(to: 1)
     }

@@ -39,14 +39,25 @@ extension BlobStore {
     /// the kept bytes first. When `body` breaks off, what arrived is flushed and kept and the
     /// error is rethrown; when it ends, the file moves to `uploads/` and is returned staged.
     public func receivePartial(_ key: String, from offset: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
-                               maxSize: Int64) async throws -> StagedBlob {
-        try stagePartial(key, digests: try await keepPartial(key, from: offset, body, maxSize: maxSize))
+                               maxSize: Int64, written: (@Sendable (Int64) -> Void)? = nil) async throws -> StagedBlob {
+        try stagePartial(key, digests: try await keepPartial(key, from: offset, body, maxSize: maxSize, written: written))
+    }
+
+    /// Makes sure `partial/<key>` exists (empty when nothing is kept), so that it can be
+    /// opened for reading before its download starts.
+    public func preparePartial(_ key: String) throws {
+        guard Self.isPartialKey(key) else { throw IMGAPIError.badRequest("invalid partial download key") }
+        try FileManager.default.createDirectory(atPath: partialDirectory, withIntermediateDirectories: true)
+        let fd = open(partialPath(key), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Self.storageError(POSIXErrorText.current("create a download file")) }
+        close(fd)
     }
 
     /// As `receivePartial`, but the whole file stays kept under `key` (to be staged later
-    /// with `stagePartial`, or found by the next attempt): its digests.
+    /// with `stagePartial`, or found by the next attempt): its digests. `written`, when given,
+    /// hears how many bytes of the file are on disk (readable by others) as they land.
     public func keepPartial(_ key: String, from offset: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
-                            maxSize: Int64) async throws -> FileDigests.Result {
+                            maxSize: Int64, written: (@Sendable (Int64) -> Void)? = nil) async throws -> FileDigests.Result {
         guard Self.isPartialKey(key) else { throw IMGAPIError.badRequest("invalid partial download key") }
         try FileManager.default.createDirectory(atPath: partialDirectory, withIntermediateDirectories: true)
         let path = partialPath(key)
@@ -60,7 +71,7 @@ extension BlobStore {
             }
         }
         do {
-            return try await receive(into: path, from: start, body, digests: digests, maxSize: maxSize)
+            return try await receive(into: path, from: start, body, digests: digests, maxSize: maxSize, written: written)
         } catch let error as IMGAPIError {
             // Too long, or the disk failed: these bytes cannot be trusted.
             discardPartial(key)
@@ -76,13 +87,15 @@ extension BlobStore {
     }
 
     private func receive(into path: String, from start: Int64, _ body: some AsyncSequence<ByteBuffer, any Error>,
-                         digests: FileDigests, maxSize: Int64) async throws -> FileDigests.Result {
+                         digests: FileDigests, maxSize: Int64, written: (@Sendable (Int64) -> Void)?) async throws -> FileDigests.Result {
         var digests = digests
         let options = OpenOptions.Write(existingFile: start > 0 ? .open : .truncate,
                                         newFile: .init(transactionalCreation: false))
         return try await FileSystem.shared.withFileHandle(forWritingAt: FilePath(path), options: options) { handle in
             var writer = handle.bufferedWriter(startingAtAbsoluteOffset: start, capacity: Self.writeBuffer)
             var chunks = body.makeAsyncIterator()
+            written?(start)
+            var unannounced: Int64 = 0
             do {
                 while let chunk = try await chunks.next() {
                     digests.update(chunk)
@@ -90,6 +103,14 @@ extension BlobStore {
                         throw IMGAPIError.upload("the file is longer than the \(maxSize) bytes announced")
                     }
                     do { try await writer.write(contentsOf: chunk) } catch { throw Self.storageError(error) }
+                    unannounced += Int64(chunk.readableBytes)
+                    if let written, unannounced >= Self.writeBuffer.bytes {
+                        // The buffer has filled at least once since: flush what is left so
+                        // that the announced bytes are all in the file.
+                        do { try await writer.flush() } catch { throw Self.storageError(error) }
+                        written(Int64(digests.size))
+                        unannounced = 0
+                    }
                 }
             } catch let error as IMGAPIError {
                 throw error
@@ -102,6 +123,7 @@ extension BlobStore {
                 try await writer.flush()
                 try await handle.synchronize()
             } catch { throw Self.storageError(error) }
+            written?(Int64(digests.size))
             return digests.finalize()
         }
     }

@@ -55,6 +55,15 @@ public final class Catalog: Sendable {
         currentGeneration = Atomic(try pool.read(Self.storedGeneration))
     }
 
+    /// An empty catalog in memory, gone with the process: a view of another server's images
+    /// that the same queries read (the pull-through cache's upstream catalog).
+    public init(inMemory mode: ServerMode) throws {
+        pool = try DatabaseQueue()
+        try CatalogSchema.migrator.migrate(pool)
+        self.mode = mode
+        currentGeneration = Atomic(0)
+    }
+
     /// The mode the catalog was last used with; public for a new one.
     private static func recordedMode(_ pool: any DatabaseWriter) throws -> ServerMode {
         try pool.read { db in
@@ -78,19 +87,79 @@ public final class Catalog: Sendable {
     /// The full records of the images that match (for views that are not stored, such as
     /// admin fields), and the uuids of those whose stored record does not parse.
     public func listRecords(_ query: ListImagesQuery, authenticated: Bool) async throws -> (records: [JSONObject], undecodable: [String]) {
+        Self.parseRecords(try await listPlaced(query, authenticated: authenticated, records: true))
+    }
+
+    /// A listed image with its place in the order, for merging listings of two catalogs.
+    public struct PlacedItem: Sendable {
+        public var publishedMs: Int64
+        public var uuid: String
+        /// The API view ready to join into a JSON array, or the record's JSON text.
+        public var text: String
+    }
+
+    /// The images that match, in order, with their places: API views, or with `records`
+    /// the records' JSON text.
+    public func listPlaced(_ query: ListImagesQuery, authenticated: Bool, records: Bool) async throws -> [PlacedItem] {
         try await pool.read { db in
-            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "record, uuid", db: db) else {
-                return ([], [])
+            let column = records ? "published_ms, uuid, record" : "published_ms, uuid, item"
+            guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: column, db: db) else { return [] }
+            return try Row.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)).map {
+                PlacedItem(publishedMs: $0[0], uuid: $0[1], text: $0[2])
             }
-            var records: [JSONObject] = [], undecodable: [String] = []
-            for row in try Row.fetchAll(db, sql: select.sql, arguments: StatementArguments(select.arguments)) {
-                if let record = try? JSONValue.parse(Array((row[0] as String).utf8)).objectValue {
-                    records.append(record)
-                } else {
-                    undecodable.append(row[1])
-                }
+        }
+    }
+
+    /// Records parsed from `listPlaced(records: true)`, and the uuids of those that do not parse.
+    public static func parseRecords(_ items: [PlacedItem]) -> (records: [JSONObject], undecodable: [String]) {
+        var records: [JSONObject] = [], undecodable: [String] = []
+        for item in items {
+            if let record = try? JSONValue.parse(Array(item.text.utf8)).objectValue {
+                records.append(record)
+            } else {
+                undecodable.append(item.uuid)
             }
-            return (records, undecodable)
+        }
+        return (records, undecodable)
+    }
+
+    /// When the image was published, in milliseconds (its place in listings); nil if it is not here.
+    public func publishedMs(of uuid: String) async throws -> Int64? {
+        try await pool.read { db in try ListImagesSQL.publishedMs(of: uuid, db) }
+    }
+
+    /// Those of `uuids` that are images here.
+    public func present(_ uuids: [String]) async throws -> Set<String> {
+        guard !uuids.isEmpty else { return [] }
+        return try await pool.read { db in
+            var found = Set<String>()
+            // SQLite takes at most 32,766 parameters: ask in slices.
+            for start in stride(from: 0, to: uuids.count, by: 500) {
+                let slice = Array(uuids[start..<min(start + 500, uuids.count)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                found.formUnion(try String.fetchAll(db, sql: "SELECT uuid FROM image WHERE uuid IN (\(marks))",
+                                                    arguments: StatementArguments(slice)))
+            }
+            return found
+        }
+    }
+
+    /// An image a pull-through fill brought in (see `CatalogWriter.recordCached`).
+    public struct CachedImage: Sendable {
+        public var uuid: String
+        public var cachedMs: Int64
+        /// Bytes of its files.
+        public var size: Int64
+    }
+
+    /// Every image the pull-through cache brought in, oldest first.
+    public func cachedImages() async throws -> [CachedImage] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT c.uuid, c.cached_ms, COALESCE((SELECT SUM(json_extract(f.value, '$.size'))
+                  FROM json_each(image.record, '$.files') AS f), 0) AS size
+                FROM image_cache c JOIN image USING (uuid) WHERE json_valid(image.record) ORDER BY c.cached_ms, c.uuid
+                """).map { CachedImage(uuid: $0[0], cachedMs: $0[1], size: $0[2]) }
         }
     }
 

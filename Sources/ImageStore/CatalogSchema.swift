@@ -126,6 +126,17 @@ enum CatalogSchema {
                 CREATE INDEX image_file_sha1 ON image_file(sha1);
                 """)
         }
+        migrator.registerMigration("v8-pull-through-cache") { db in
+            // Images a pull-through fill brought in from an upstream: the only ones the cache
+            // may evict. No cascade: `save` replaces image rows; `CatalogWriter.delete` removes it.
+            try db.execute(sql: """
+                CREATE TABLE image_cache (
+                    uuid TEXT PRIMARY KEY NOT NULL,
+                    upstream TEXT NOT NULL,
+                    cached_ms INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -102,6 +102,7 @@ public struct CatalogWriter {
         try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
         try db.execute(sql: "DELETE FROM image_mirror_source WHERE uuid = ?", arguments: [uuid])
         try db.execute(sql: "DELETE FROM image_icon WHERE uuid = ?", arguments: [uuid])
+        try db.execute(sql: "DELETE FROM image_cache WHERE uuid = ?", arguments: [uuid])
     }
 
     public func setIcon(_ uuid: String, _ icon: ImageIcon) throws {
@@ -136,6 +137,12 @@ public struct CatalogWriter {
     /// Records that the image was copied from `source` by the mirror.
     public func recordMirrorSource(_ uuid: String, _ source: String) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO image_mirror_source (uuid, source) VALUES (?, ?)", arguments: [uuid, source])
+    }
+
+    /// Records that a pull-through fill brought the image in from `upstream`: the cache may evict it.
+    public func recordCached(_ uuid: String, from upstream: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO image_cache (uuid, upstream, cached_ms) VALUES (?, ?, ?)",
+                       arguments: [uuid, upstream, Int64(Date().timeIntervalSince1970 * 1000)])
     }
 
     /// The string a `tag.KEY=VALUE` filter compares with: numbers and booleans in their

@@ -17,7 +17,7 @@ extension ImageRepository {
     /// `icon`, the upstream image's icon.
     public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
                             stream: ImageFile.StreamCheck? = nil, icon: ImageIcon? = nil,
-                            mirroredFrom: String? = nil) async throws -> StoredImage {
+                            mirroredFrom: String? = nil, cachedFrom: String? = nil) async throws -> StoredImage {
         do {
             if case .staged(let staged, let expected) = source { try Self.verify(staged.digests, against: expected) }
             let blobs = self.blobs
@@ -56,6 +56,7 @@ extension ImageRepository {
                         if !channels.isEmpty { try Self.extendOriginChain(of: record, into: channels, catalog) }
                         let stored = try catalog.save(record)
                         if let mirroredFrom { try catalog.recordMirrorSource(uuid, mirroredFrom) }
+                        if let cachedFrom { try catalog.recordCached(uuid, from: cachedFrom) }
                         return stored
                     }
                 }

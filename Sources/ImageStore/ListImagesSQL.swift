@@ -51,12 +51,10 @@ struct ListImagesSQL {
         }
         switch query.marker {
         case .image(let uuid)?:
-            guard let ms = try Int64.fetchOne(db, sql: "SELECT published_ms FROM image WHERE uuid = ?", arguments: [uuid]) else {
-                throw IMGAPIError.imageNotFound(uuid)
-            }
-            // Inclusive, and exact among images published in the same millisecond: a page
-            // starts at the marker itself, which imgadm drops, never at its first namesake.
-            add(query.descending ? "(published_ms, uuid) <= (?, ?)" : "(published_ms, uuid) >= (?, ?)", ms, uuid)
+            guard let ms = try Self.publishedMs(of: uuid, db) else { throw IMGAPIError.imageNotFound(uuid) }
+            addPosition(ms, uuid, descending: query.descending)
+        case .position(let ms, let uuid)?:
+            addPosition(ms, uuid, descending: query.descending)
         case .date(let ms)?:
             add(query.descending ? "published_ms <= ?" : "published_ms >= ?", ms)
         case nil: break
@@ -69,6 +67,16 @@ struct ListImagesSQL {
             sql += " LIMIT ?"
             arguments.append(limit)
         }
+    }
+
+    static func publishedMs(of uuid: String, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT published_ms FROM image WHERE uuid = ?", arguments: [uuid])
+    }
+
+    /// Inclusive, and exact among images published in the same millisecond: a page starts
+    /// at the marker itself, which imgadm drops, never at its first namesake.
+    private mutating func addPosition(_ ms: Int64, _ uuid: String, descending: Bool) {
+        add(descending ? "(published_ms, uuid) <= (?, ?)" : "(published_ms, uuid) >= (?, ?)", ms, uuid)
     }
 
     private mutating func add(_ condition: String, _ values: (any DatabaseValueConvertible)?...) {

@@ -85,7 +85,11 @@ public struct RemoteImport: Sendable {
     /// state it has upstream. `keepOwner` keeps the upstream owner (mirrors); otherwise the
     /// owner is the zero uuid, as AdminImportImage sets it.
     public func record(for image: UpstreamImage, keepOwner: Bool) throws -> JSONObject {
-        var record = try ImageDraft.forImport(uuid: image.uuid, body: .object(image.manifest), mode: repository.mode)
+        try Self.record(for: image, keepOwner: keepOwner, mode: repository.mode)
+    }
+
+    static func record(for image: UpstreamImage, keepOwner: Bool, mode: ServerMode) throws -> JSONObject {
+        var record = try ImageDraft.forImport(uuid: image.uuid, body: .object(image.manifest), mode: mode)
         if keepOwner, let owner = image.manifest["owner"], owner.stringValue.map(ImageUUID.isValid) == true {
             record["owner"] = owner
         }
@@ -97,10 +101,13 @@ public struct RemoteImport: Sendable {
     /// Copies one image whose origin (if any) is already here (see `record(for:keepOwner:)`).
     /// `channels` are the local channels the copy joins, on a server with channels. A file
     /// already stored (same sha1 and size) is not fetched again. With `resumable`, a
-    /// download that breaks off keeps its bytes for the next attempt.
+    /// download that breaks off keeps its bytes for the next attempt, and `written` hears how
+    /// many of them are on disk in `partial/` as they land. `mirroredFrom` and `cachedFrom`
+    /// are recorded with the image (see `ImageRepository.addImported`).
     @discardableResult
     public func copy(_ image: UpstreamImage, from client: IMGAPIClient, keepOwner: Bool, channels: [String]? = nil,
-                     mirroredFrom: String? = nil, resumable: Bool = false, progress: Progress? = nil) async throws -> StoredImage {
+                     mirroredFrom: String? = nil, cachedFrom: String? = nil, resumable: Bool = false,
+                     progress: Progress? = nil, written: Progress? = nil) async throws -> StoredImage {
         if let reason = image.unusableReason { throw IMGAPIError.remoteSource(reason) }
         var record = try record(for: image, keepOwner: keepOwner)
         if let channels { record["channels"] = .array(channels.map(JSONValue.string)) }
@@ -113,9 +120,10 @@ public struct RemoteImport: Sendable {
         if let sha1 = image.sha1, let stored = try await repository.catalog.file(withSHA1: sha1.lowercased()), stored.size == image.size,
            try await repository.catalog.quarantineProblem(stored.sha256) == nil {
             return try await repository.addImported(record, file: .existing(stored), compression: compression,
-                                                    datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom)
+                                                    datasetGUID: image.datasetGUID, icon: icon, mirroredFrom: mirroredFrom,
+                                                    cachedFrom: cachedFrom)
         }
-        let staged = resumable ? try await stageResumably(image, from: client, progress: progress)
+        let staged = resumable ? try await stageResumably(image, from: client, progress: progress, written: written)
                                : try await stageFile(of: image, from: client, progress: progress)
         let stream: ImageFile.StreamCheck?
         do { stream = try await streamCheck(of: staged, for: image) } catch {
@@ -124,7 +132,8 @@ public struct RemoteImport: Sendable {
         }
         return try await repository.addImported(
             record, file: .staged(staged, expected: .init(sha1: image.sha1, size: image.size)),
-            compression: compression, datasetGUID: image.datasetGUID, stream: stream, icon: icon, mirroredFrom: mirroredFrom)
+            compression: compression, datasetGUID: image.datasetGUID, stream: stream, icon: icon, mirroredFrom: mirroredFrom,
+            cachedFrom: cachedFrom)
     }
 
     /// For an image type that holds a ZFS send stream, the check of its copied file (read
@@ -174,12 +183,13 @@ public struct RemoteImport: Sendable {
 
     /// Like `stageFile`, but continues from the bytes an earlier attempt kept (with `Range`,
     /// when the upstream honours it) and keeps what arrives if the transfer breaks off.
-    func stageResumably(_ image: UpstreamImage, from client: IMGAPIClient, progress: Progress?) async throws -> StagedBlob {
+    func stageResumably(_ image: UpstreamImage, from client: IMGAPIClient, progress: Progress?,
+                        written: Progress? = nil) async throws -> StagedBlob {
         let key = (image.sha1 ?? "").lowercased()
         let kept = repository.blobs.keptBytes(key, upTo: image.size ?? BlobStore.maximumFileSize)
         if kept > 0, kept == image.size {
             // Every byte arrived before the last attempt stopped: adopt them (verified by the caller).
-            return try await receiveResumably(image, key, from: kept, AsyncThrowingStream { $0.finish() }, client)
+            return try await receiveResumably(image, key, from: kept, AsyncThrowingStream { $0.finish() }, client, written)
         }
         let response: IMGAPIClient.StreamedResponse, partial: Bool
         do {
@@ -194,15 +204,17 @@ public struct RemoteImport: Sendable {
         let start = partial ? kept : 0
         let counted: Progress? = progress.map { report in { @Sendable bytes in report(start + bytes) } }
         let staged = try await receiveResumably(image, key, from: start,
-                                                ProgressReportingBody(base: response.body, progress: counted), client)
+                                                ProgressReportingBody(base: response.body, progress: counted), client, written)
         if !partial { try await checkContentMD5(response, staged, image, client) }
         return staged
     }
 
     private func receiveResumably(_ image: UpstreamImage, _ key: String, from start: Int64,
-                                  _ body: some AsyncSequence<ByteBuffer, any Error>, _ client: IMGAPIClient) async throws -> StagedBlob {
+                                  _ body: some AsyncSequence<ByteBuffer, any Error>, _ client: IMGAPIClient,
+                                  _ written: Progress?) async throws -> StagedBlob {
         do {
-            return try await repository.blobs.receivePartial(key, from: start, body, maxSize: image.size ?? BlobStore.maximumFileSize)
+            return try await repository.blobs.receivePartial(key, from: start, body, maxSize: image.size ?? BlobStore.maximumFileSize,
+                                                             written: written)
         } catch let error as IMGAPIError {
             throw IMGAPIError.download("the file of \(image.uuid) from \(client.baseURL): \(error.message)")
         } catch {
