@@ -20,8 +20,11 @@ extension Endpoints {
     static func mergedListing(_ query: ListImagesQuery, authenticated: Bool, records: Bool, local: Catalog,
                               upstream: Catalog) async throws -> [Catalog.PlacedItem] {
         var query = query
-        if case .image(let uuid)? = query.marker, try await local.publishedMs(of: uuid) == nil,
-           let ms = try await upstream.publishedMs(of: uuid) {
+        if case .image(let uuid)? = query.marker {
+            // The marker's place, from whichever catalog has it, applies to both.
+            var found = try await local.publishedMs(of: uuid)
+            if found == nil { found = try await upstream.publishedMs(of: uuid) }
+            guard let ms = found else { throw IMGAPIError.imageNotFound(uuid) }
             query.marker = .position(milliseconds: ms, uuid: uuid)
         }
         var everyUpstream = query
@@ -82,6 +85,7 @@ extension Endpoints {
         case .stored:
             return try await getImageFile(uuid, call)
         case .filling(let reader):
+            try await reader.started()
             let body = ResponseBody(contentLength: Int(range.count)) { writer in
                 try await reader.read(range) { try await writer.write($0) }
                 try await writer.finish(nil)

@@ -12,8 +12,10 @@ public final class GrowingFile: Sendable {
     public let size: Int64
     private let handle: ReadFileHandle
 
-    private struct State {
+    fileprivate struct State {
         var written: Int64 = 0
+        /// Whether the download has begun: the upstream answered with the file.
+        var started = false
         /// nil while the download runs.
         var outcome: Result<Void, any Error>?
         var readers = 0
@@ -30,7 +32,10 @@ public final class GrowingFile: Sendable {
 
     /// `bytes` of the file are on disk. After a restart from byte 0, fewer than before.
     public func advance(to bytes: Int64) {
-        resume { $0.written = bytes }
+        resume { state in
+            state.written = bytes
+            state.started = true
+        }
     }
 
     /// The download ended: verified and stored, or failed. Readers waiting are woken; the
@@ -58,6 +63,12 @@ public final class GrowingFile: Sendable {
         }
 
         deinit { file.leave() }
+
+        /// Waits until the download has begun, so that a response promises no bytes that
+        /// will not come; throws the failure of a download that ended before it began.
+        public func started() async throws {
+            try await file.wait { $0.started || $0.outcome != nil }.outcome?.get()
+        }
 
         /// Sends bytes `range` of the file to `write` as they land, then waits for the
         /// download's outcome and throws its failure: a client never takes a file that failed
@@ -90,7 +101,12 @@ public final class GrowingFile: Sendable {
             }
             if offset < range.upperBound, written > offset {
                 let end = min(written, range.upperBound)
+                var sent = offset
                 for try await chunk in handle.readChunks(in: offset..<end, chunkLength: .kibibytes(256)) {
+                    sent += Int64(chunk.readableBytes)
+                    // The last bytes wait for the verdict: a file that fails verification
+                    // never makes a complete transfer, and the client sees a failed download.
+                    if sent == range.upperBound { try await wait { $0.outcome != nil }.outcome?.get() }
                     try await write(chunk)
                 }
                 offset = end
@@ -112,7 +128,7 @@ public final class GrowingFile: Sendable {
     }
 
     /// Waits until `ready` holds, then returns what was written and the outcome.
-    private func wait(until ready: (State) -> Bool) async -> (written: Int64, outcome: Result<Void, any Error>?) {
+    fileprivate func wait(until ready: (State) -> Bool) async -> (written: Int64, outcome: Result<Void, any Error>?) {
         while true {
             if let now = state.withLock({ ready($0) ? ($0.written, $0.outcome) : nil }) { return now }
             await withCheckedContinuation { continuation in

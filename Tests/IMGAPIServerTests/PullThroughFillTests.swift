@@ -1,0 +1,211 @@
+import Foundation
+import IMGAPI
+import AsyncHTTPClient
+import NIOCore
+import XCTest
+
+/// Files of images only upstream, filled on demand: one download for many first requests,
+/// the origin chain with it, bytes streamed as they arrive, and failures that store nothing.
+extension PullThroughTests {
+    /// Six imgadm-shaped first requests at once for an image whose origin is not here: the
+    /// upstream sends each file once, every client gets the published bytes, and the image
+    /// then behaves as a mirrored one: served while the upstream is gone.
+    func testConcurrentFirstRequestsShareOneDownloadWithTheOriginChain() async throws {
+        let baseFile = Fixture.bytes(1_500_000, seed: 11), childFile = Fixture.bytes(6_000_000, seed: 12)
+        try await up.publish(base, name: "base", extra: #""published_at": "2030-01-01T00:00:00Z""#, file: baseFile)
+        try await up.publish(child, name: "child", extra: "\"origin\": \"\(base)\", \"published_at\": \"2030-01-02T00:00:00Z\"",
+                             file: childFile)
+        let client = try startCache([upstream.baseURL])
+        let shown = try await client.get("/images/\(child)", headers: imgadm)
+        expect(shown, status: 200)
+
+        let (headers, path) = (imgadm, "/images/\(child)/file")
+        let bodies = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+            for _ in 0..<6 { group.addTask { try await client.get(path, headers: headers) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for body in bodies {
+            expect(body, status: 200)
+            XCTAssertEqual(body.header("ETag"), Fixture.sha1(childFile))
+            XCTAssertTrue(body.body == childFile, "every client gets the published bytes")
+        }
+        let childDownloads = try await upstreamFileRequests(child)
+        let baseDownloads = try await upstreamFileRequests(base)
+        XCTAssertEqual(childDownloads.count, 1, childDownloads.joined(separator: "\n"))
+        XCTAssertEqual(baseDownloads.count, 1, "the origin came along, once")
+
+        let scraped = try PrometheusText.parse(try await client.get("/metrics").text)
+        XCTAssertEqual(scraped.value("imgapi_cache_misses_total"), 6)
+        XCTAssertEqual(scraped.value("imgapi_cache_fetched_bytes_total"), Double(baseFile.count + childFile.count))
+
+        upstream.stop()
+        let stored = try await client.get("/images/\(child)/file", headers: imgadm)
+        expect(stored, status: 200)
+        XCTAssertTrue(stored.body == childFile)
+        XCTAssertEqual(stored.header("Content-MD5"), Fixture.md5Base64(childFile), "a stored file's headers")
+        let origin = try await client.get("/images/\(base)/file", headers: imgadm)
+        XCTAssertTrue(origin.body == baseFile)
+        let again = try PrometheusText.parse(try await client.get("/metrics").text)
+        XCTAssertEqual(again.value("imgapi_cache_hits_total"), 2)
+        let manifest = try await client.get("/images/\(child)", headers: imgadm)
+        XCTAssertEqual(try manifest.object()["origin"]?.stringValue, base)
+        XCTAssertEqual(try cache?.catalogImageCount(), 2)
+    }
+
+    /// The upstream dies mid-file (a relay stops its answer at a known byte): the client's
+    /// transfer breaks off and nothing is stored; while it is down a request fails at once
+    /// with 503; once it is back, the fill asks only for the rest of the file.
+    func testUpstreamKilledMidFileAndRestarted() async throws {
+        let file = Fixture.bytes(5_000_000, seed: 21)
+        try await up.publish(base, name: "big", file: file)
+        let relay = try GatedRelay(to: upstream.port, passing: 2_000_000)
+        defer { relay.stop() }
+        let client = try startCache([relay.baseURL])
+        var request = HTTPClientRequest(url: client.baseURL + "/images/\(base)/file")
+        for (name, value) in imgadm { request.headers.add(name: name, value: value) }
+        let response = try await TestClient.http.execute(request, timeout: .seconds(60))
+        XCTAssertEqual(response.status, .ok)
+        // Bytes reach the client while the upstream's answer is held at the relay's limit.
+        var received = 0
+        var body = response.body.makeAsyncIterator()
+        while received < 1_000_000, let chunk = try await body.next() { received += chunk.readableBytes }
+        XCTAssertGreaterThanOrEqual(received, 1_000_000, "the first bytes arrived before the file was whole")
+        let deadline = Date().addingTimeInterval(30)
+        while relay.heldConnections == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertEqual(relay.heldConnections, 1, "the file's answer is held at the relay's limit")
+        upstream.kill()
+        relay.cut()
+        do {
+            while let chunk = try await body.next() { received += chunk.readableBytes }
+            XCTFail("a transfer cut short ended cleanly after \(received) bytes")
+        } catch {
+            XCTAssertLessThan(received, file.count, "a transfer cut short is not a whole file")
+        }
+        let kept = try XCTUnwrap(cache?.files(under: "partial").first.map { cache!.storage.appendingPathComponent("partial/\($0)") })
+        let keptBytes = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: kept.path)[.size] as? Int)
+        XCTAssertTrue((1..<file.count).contains(keptBytes), "kept \(keptBytes) bytes for the next attempt")
+        XCTAssertEqual(try cache?.catalogImageCount(), 0, "nothing stored")
+
+        let started = Date()
+        let refused = try await client.get("/images/\(base)/file", headers: imgadm)
+        expect(refused, status: 503)
+        XCTAssertEqual(try refused.object()["code"]?.stringValue, "RemoteSourceError")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "refused quickly, not hung")
+
+        upstream = try upstream.restarted()
+        relay.targetPort = upstream.port
+        relay.limit = .max
+        let resumed = try await client.get("/images/\(base)/file", headers: imgadm)
+        expect(resumed, status: 200)
+        XCTAssertTrue(resumed.body == file, "the resumed file is the published one")
+        let requests = try await upstreamFileRequests(base)
+        XCTAssertEqual(requests.count, 1, requests.joined(separator: "\n"))
+        XCTAssertTrue(requests.first?.contains("\"status\":206") == true, "only the rest was asked for: \(requests)")
+        XCTAssertTrue(requests.first?.contains("\"bytes\":\(file.count - keptBytes)") == true, "\(requests)")
+    }
+
+    /// The upstream stops answering: listings keep its last catalog and say so in a header,
+    /// a cached file is still served, and a file not cached fails with 503 at once.
+    func testStoppedUpstreamListsStaleCatalogAndRefusesUncachedFiles() async throws {
+        try await up.publish(base, name: "cached", file: Fixture.bytes(50_000, seed: 31))
+        try await up.publish(child, name: "not-cached", file: Fixture.bytes(50_000, seed: 32))
+        let client = try startCache([upstream.baseURL], ttl: 1)
+        expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)
+        upstream.stop()
+
+        var stale: HTTPResult?
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let listing = try await client.get("/images", headers: imgadm)
+            if listing.header("Upstream-Stale") != nil { stale = listing; break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let listing = try XCTUnwrap(stale, "a listing said the upstream's catalog is stale")
+        XCTAssertEqual(try uuids(listing).sorted(), [base, child], "the last good catalog is listed")
+        let note = try XCTUnwrap(listing.header("Upstream-Stale"))
+        XCTAssertTrue(note.contains(upstream.baseURL) && note.contains("listing from"), note)
+        XCTAssertTrue(cache?.waitForLogLine { $0.contains("upstream catalog fetch failed") } == true)
+
+        expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)
+        let started = Date()
+        let refused = try await client.get("/images/\(child)/file", headers: imgadm)
+        expect(refused, status: 503)
+        XCTAssertTrue(refused.text.contains(upstream.baseURL), refused.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        let scraped = try PrometheusText.parse(try await client.get("/metrics").text)
+        XCTAssertGreaterThanOrEqual(scraped.value("imgapi_upstream_errors_total") ?? 0, 2)
+    }
+
+    /// An upstream whose file is not the one its manifest describes: the client's transfer
+    /// is aborted at the end, and no image, file or kept byte is left.
+    func testFileThatFailsVerificationIsAbortedAndNothingStored() async throws {
+        let promised = Fixture.bytes(400_000, seed: 41)
+        var sent = promised
+        sent[300_000] ^= 0xFF
+        let manifest = Fixture.manifest(uuid: base, extra: """
+            "state": "active", "published_at": "2030-01-01T00:00:00Z",
+            "files": [{"sha1": "\(Fixture.sha1(promised))", "size": \(promised.count), "compression": "gzip"}]
+            """)
+        let (served, uuid) = (sent, base)
+        let liar = try ScriptedUpstream { _, uri in
+            if uri.hasPrefix("/images/\(uuid)/file") { return .bytes(served) }
+            if uri.hasPrefix("/images/\(uuid)") { return .json(status: 200, manifest) }
+            if uri.hasPrefix("/images") { return .json(status: 200, "[\(manifest)]") }
+            return .json(status: 404, #"{"code": "ResourceNotFound", "message": "no"}"#)
+        }
+        defer { liar.stop() }
+        let client = try startCache([liar.baseURL])
+        let attempt = await Result(asyncCatching: { try await client.get("/images/\(self.base)/file", headers: self.imgadm) })
+        if case .success(let result) = attempt {
+            XCTAssertFalse(result.status == 200 && result.body.count == promised.count, "the transfer was aborted")
+        }
+        XCTAssertTrue(cache?.waitForLogLine { $0.contains("cache fill failed") } == true)
+        try cache?.assertStored(images: 0, blobs: 0)
+        XCTAssertEqual(cache?.files(under: "partial"), [])
+    }
+}
+
+extension Result where Failure == any Error {
+    init(asyncCatching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+extension PullThroughTests {
+    /// Over `cacheMaxBytes`, cached images go least recently used first, but never an
+    /// origin a cached image still needs, nor a locally published image.
+    func testEvictsLeastRecentlyUsedButKeepsOriginsAndLocalImages() async throws {
+        let size = 1_000_000
+        try await up.publish(base, name: "base", extra: #""published_at": "2030-01-01T00:00:00Z""#, file: Fixture.bytes(size, seed: 51))
+        try await up.publish(child, name: "child", extra: "\"origin\": \"\(base)\", \"published_at\": \"2030-01-02T00:00:00Z\"",
+                             file: Fixture.bytes(size, seed: 52))
+        try await up.publish(other, name: "other", extra: #""published_at": "2030-01-03T00:00:00Z""#, file: Fixture.bytes(size, seed: 53))
+        try await up.publish(fourth, name: "fourth", extra: #""published_at": "2030-01-04T00:00:00Z""#, file: Fixture.bytes(size, seed: 54))
+        let client = try startCache([upstream.baseURL], extra: "\"cacheMaxBytes\": 2500000")
+        let local = "c1000000-0000-4000-8000-0000000000aa"
+        try await client.publish(local, name: "local", file: Fixture.bytes(size, seed: 55))
+        let server = try XCTUnwrap(cache)
+        func evicted() -> [String] {
+            server.logLines.filter { $0.contains("\"msg\":\"cached image evicted\"") }.compactMap { line in
+                [base, child, other, fourth, local].first { line.contains($0) }
+            }
+        }
+
+        expect(try await client.get("/images/\(child)/file", headers: imgadm), status: 200)  // base and child: 2 MB
+        expect(try await client.get("/images/\(other)/file", headers: imgadm), status: 200)  // 3 MB
+        XCTAssertTrue(server.waitForLogLine { $0.contains("\"msg\":\"cached image evicted\"") })
+        XCTAssertEqual(evicted(), [child], "the base is an origin of the cached child: the child goes first")
+
+        expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)  // used after `other`
+        expect(try await client.get("/images/\(fourth)/file", headers: imgadm), status: 200)  // 3 MB again
+        XCTAssertTrue(server.waitForLogLine(count: 2) { $0.contains("\"msg\":\"cached image evicted\"") })
+        XCTAssertEqual(evicted(), [child, other], "the least recently used goes, not the oldest fill")
+        XCTAssertEqual(try server.catalogImageCount(), 3, "local, base and fourth stay")
+        let stillLocal = try await client.get("/images/\(local)/file", headers: imgadm)
+        XCTAssertTrue(stillLocal.body == Fixture.bytes(size, seed: 55))
+
+        // An evicted image is listed still, and filled again on demand.
+        let refilled = try await client.get("/images/\(child)/file", headers: imgadm)
+        XCTAssertTrue(refilled.body == Fixture.bytes(size, seed: 52))
+    }
+}
