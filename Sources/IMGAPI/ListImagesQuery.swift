@@ -12,6 +12,14 @@ public struct ListImagesQuery: Sendable, Hashable {
         public init(_ raw: String) {
             self = raw.hasPrefix("~") ? .substring(String(raw.dropFirst())) : .exact(raw)
         }
+
+        /// The match as written in a query: `x` or `~x`.
+        public var raw: String {
+            switch self {
+            case .exact(let text): return text
+            case .substring(let text): return "~" + text
+            }
+        }
     }
 
     /// `type=x` selects a type, `type=!x` excludes it.

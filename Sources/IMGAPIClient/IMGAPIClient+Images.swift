@@ -28,13 +28,17 @@ extension IMGAPIClient {
     /// `GET /images` with `query` (already encoded `k=v` pairs), paged exactly as imgadm
     /// pages: only when a reply holds 1000 or more images, with `limit=1000&marker=<last uuid>`;
     /// a page's first image is dropped when it is the marker (markers are inclusive), paging
-    /// stops when a page makes no progress, and an image seen twice is kept once.
-    public func listImages(query: [String] = []) async throws -> [JSONObject] {
+    /// stops when a page makes no progress, and an image seen twice is kept once. A catalog
+    /// of more than `maxImages` images is refused.
+    public func listImages(query: [String] = [], maxImages: Int = 1_000_000) async throws -> [JSONObject] {
         let pageSize = 1000
         var page = try await listPage(query)
         var images = page
         var seen = Set(page.compactMap { $0["uuid"]?.stringValue })
         while page.count >= pageSize, let marker = page.last?["uuid"]?.stringValue {
+            guard images.count <= maxImages else {
+                throw IMGAPIClientError.notIMGAPI(baseURL, "its catalog has more than \(maxImages) images")
+            }
             page = try await listPage(query + ["limit=\(pageSize)", "marker=\(marker)"])
             if page.last?["uuid"]?.stringValue == marker { break }
             for image in page where seen.insert(image["uuid"]?.stringValue ?? "").inserted { images.append(image) }

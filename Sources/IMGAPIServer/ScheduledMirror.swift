@@ -71,12 +71,7 @@ public struct ScheduledMirror: Sendable {
         var object = JSONObject([("from", .array(options.sources.map(JSONValue.string)))])
         let filter = options.filter
         if !filter.names.isEmpty {
-            object["name"] = .array(filter.names.map {
-                switch $0 {
-                case .exact(let text): return .string(text)
-                case .substring(let text): return .string("~" + text)
-                }
-            })
+            object["name"] = .array(filter.names.map { .string($0.raw) })
         }
         if let os = filter.os { object["os"] = .string(os) }
         if let type = filter.type { object["type"] = .string(type) }

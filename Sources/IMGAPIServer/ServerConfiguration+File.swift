@@ -182,6 +182,12 @@ extension ServerConfiguration {
         }
     }
 
+    static func upstreamJSON(_ upstream: PullThroughUpstream) -> JSONValue {
+        var object = JSONObject([("url", .string(upstream.url)), ("ttl", .number(Double(upstream.ttl.components.seconds)))])
+        if let name = upstream.name { object["name"] = .string(name.raw) }
+        return .object(object)
+    }
+
     /// `[{"name", "description", "default"?}]`: valid unique names, at most one default.
     static func channels(_ value: JSONValue) throws(ConfigurationError) -> [Channel] {
         func fail(_ problem: String) -> ConfigurationError { ConfigurationError(key: "channels", problem: problem) }
@@ -255,6 +261,7 @@ extension ServerConfiguration {
             (FileKey.shutdownTimeout.rawValue, .number(Double(shutdownTimeout))),
             (FileKey.readOnly.rawValue, .bool(readOnly)),
             (FileKey.mirrors.rawValue, .array(mirrors.map(\.json))),
+            (FileKey.cacheMaxBytes.rawValue, .number(Double(cacheMaxBytes))),
         ] + optionalFileEntries))
     }
 
@@ -267,6 +274,7 @@ extension ServerConfiguration {
         if let tlsCertificate { entries.append((FileKey.tlsCert.rawValue, .string(tlsCertificate))) }
         if let tlsKey { entries.append((FileKey.tlsKey.rawValue, .string(tlsKey))) }
         if !channels.isEmpty { entries.append((FileKey.channels.rawValue, .array(channels.map(\.json)))) }
+        if !upstreams.isEmpty { entries.append((FileKey.upstreams.rawValue, .array(upstreams.map(Self.upstreamJSON)))) }
         if !authKeys.isEmpty {
             let users = authKeys.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.array($0.value.map { .string($0.openSSHLine) })) }
             entries.append((FileKey.authKeys.rawValue, .object(JSONObject(users))))

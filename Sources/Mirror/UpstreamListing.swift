@@ -34,13 +34,8 @@ public struct PullThroughUpstream: Sendable {
 
     /// The ListImages query that fetches what this upstream offers.
     var query: [String] {
-        guard let name else { return [] }
-        let text: String
-        switch name {
-        case .exact(let value): text = value
-        case .substring(let value): text = "~" + value
-        }
-        return ["name=" + (text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text)]
+        guard let name = name?.raw else { return [] }
+        return ["name=" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)]
     }
 }
 
@@ -67,6 +62,9 @@ final class UpstreamListing: Sendable {
         var fetching: Task<Void, Never>?
     }
     private let state = Mutex(State())
+    /// The most images an upstream's catalog may hold: they are kept in memory.
+    static let maxImages = 100_000
+
     /// Called with the failure of each fetch that fails.
     private let failed: @Sendable (String) -> Void
 
@@ -105,7 +103,8 @@ final class UpstreamListing: Sendable {
     private func fetch() async {
         let result: Result<[UpstreamImage], any Error>
         do {
-            result = .success(try await upstream.client.listImages(query: upstream.query).map(UpstreamImage.init))
+            result = .success(try await upstream.client.listImages(query: upstream.query, maxImages: Self.maxImages)
+                .map(UpstreamImage.init))
         } catch {
             result = .failure(error)
         }

@@ -85,6 +85,11 @@ final class ConfigFileTests: XCTestCase {
             #"{"placeholderImageLifespanDays": 0}"#: "placeholderImageLifespanDays",
             #"{"authKeys": {"bob": ["ssh-rsa nonsense"]}}"#: "authKeys",
             #"{"authKeys": {"../bob": []}}"#: "authKeys",
+            #"{"upstreams": "https://images.smartos.org"}"#: "upstreams",
+            #"{"upstreams": [{"url": "ftp://images.smartos.org"}]}"#: "upstreams[0]",
+            #"{"upstreams": [{"url": "http://x", "ttl": 0}]}"#: "upstreams[0]",
+            #"{"upstreams": [{"url": "http://x", "nmae": "base"}]}"#: "upstreams[0]",
+            #"{"cacheMaxBytes": -1}"#: "cacheMaxBytes",
         ]
         for (json, key) in cases {
             let result = try ServerProcess.run(["serve", "--print-config", "--config", try write(json)])
@@ -113,6 +118,20 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(mirror["latest"], .number(2))
         XCTAssertEqual(mirror["interval"], .number(86400))
         XCTAssertEqual(mirror["prune"], .bool(true))
+    }
+
+    func testUpstreamsArePrinted() throws {
+        let file = try write("""
+            {"upstreams": [{"url": "https://images.smartos.org?channel=release", "ttl": 60, "name": "~base"},
+                           {"url": "http://10.0.0.5:8080"}], "cacheMaxBytes": 1000000}
+            """)
+        let printed = try printedConfig(["--config", file])
+        XCTAssertEqual(printed["upstreams"], .array([
+            .object(JSONObject([("url", .string("https://images.smartos.org?channel=release")), ("ttl", .number(60)),
+                                ("name", .string("~base"))])),
+            .object(JSONObject([("url", .string("http://10.0.0.5:8080")), ("ttl", .number(300))])),
+        ]))
+        XCTAssertEqual(printed["cacheMaxBytes"], .number(1_000_000))
     }
 
     /// deploy/imgapid.example.json is a config that starts as it is, and names every key
