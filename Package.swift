@@ -69,6 +69,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),
+        /// S3-compatible object storage: Signature Version 4, objects, ranges, multipart uploads.
+        .target(name: "ObjectStorage", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         /// zfs snapshot/send, compression and the streaming publish to an IMGAPI server.
         .target(name: "Publish", dependencies: [
             "IMGAPI", "IMGAPIClient",
@@ -101,6 +108,12 @@ let package = Package(
         .testTarget(name: "IMGAPITests", dependencies: ["IMGAPI"]),
         .testTarget(name: "HTTPSignatureTests", dependencies: ["HTTPSignature", "IMGAPI"]),
         .testTarget(name: "ZFSStreamTests", dependencies: ["ZFSStream"]),
+        /// Signature Version 4 by known answers, and the client against a real S3-protocol peer (`scripts/s3-peer`).
+        .testTarget(name: "ObjectStorageTests", dependencies: [
+            "ObjectStorage",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "ImageStoreTests", dependencies: [
             "ImageStore", "IMGAPI", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
