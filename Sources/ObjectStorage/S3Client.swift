@@ -36,6 +36,7 @@ public struct S3Client: Sendable {
 
     /// A multipart upload that was started and neither completed nor aborted.
     public struct IncompleteUpload: Sendable {
+        /// The object's name under the location's prefix, as the other calls take it.
         public let key: String
         public let uploadID: String
         public let initiated: Date
@@ -184,8 +185,10 @@ public struct S3Client: Sendable {
             let query = [("uploads", ""), ("prefix", location.prefix)] + markers
             let response = try await send(.GET, nil, query: query, operation: operation)
             let xml = try await expect(response, [200], operation)
+            let start = location.key("")
             for upload in xml?.all("Upload") ?? [] {
-                guard let key = upload["Key"]?.text, let id = upload["UploadId"]?.text else { continue }
+                guard let full = upload["Key"]?.text, full.hasPrefix(start), let id = upload["UploadId"]?.text else { continue }
+                let key = String(full.dropFirst(start.count))
                 let initiated = upload["Initiated"].flatMap { Self.iso8601($0.text) } ?? .distantPast
                 uploads.append(IncompleteUpload(key: key, uploadID: id, initiated: initiated))
             }
@@ -194,6 +197,19 @@ public struct S3Client: Sendable {
             markers = [("key-marker", key), ("upload-id-marker", id)]
         }
         return uploads
+    }
+
+    /// Aborts the incomplete uploads under the prefix that started more than `age` before
+    /// `now` (a publish that died mid-upload leaves one); returns how many.
+    @discardableResult
+    public func abortIncompleteUploads(olderThan age: Duration, now: Date = Date()) async throws -> Int {
+        let cutoff = now.addingTimeInterval(-Double(age.components.seconds))
+        var aborted = 0
+        for upload in try await incompleteUploads() where upload.initiated < cutoff {
+            try await abortMultipartUpload(upload.key, uploadID: upload.uploadID)
+            aborted += 1
+        }
+        return aborted
     }
 
     // MARK: Requests

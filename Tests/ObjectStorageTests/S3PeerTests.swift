@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ObjectStorage
+import Synchronization
 import XCTest
 
 /// The S3 client against a real S3-protocol server with signature checking on: moto_server,
@@ -111,10 +112,15 @@ final class S3PeerTests: XCTestCase {
         let id = try await client.createMultipartUpload("left")
         let listed = try await client.incompleteUploads()
         XCTAssertEqual(listed.map(\.uploadID), [id])
-        XCTAssertEqual(listed.first?.key, location.key("left"))
+        XCTAssertEqual(listed.first?.key, "left")
         // moto answers one fixed `Initiated` time (2010-11-10T20:48:33Z) for every upload: that it was read is what can be checked.
         XCTAssertEqual(listed.first?.initiated, ISO8601DateFormatter().date(from: "2010-11-10T20:48:33Z"))
-        try await client.abortMultipartUpload("left", uploadID: id)
+        // The clean-up pass leaves an upload younger than a day and aborts an older one.
+        let started = try XCTUnwrap(listed.first?.initiated)
+        let young = try await client.abortIncompleteUploads(olderThan: .seconds(86_400), now: started.addingTimeInterval(3600))
+        XCTAssertEqual(young, 0)
+        let old = try await client.abortIncompleteUploads(olderThan: .seconds(86_400), now: started.addingTimeInterval(90_000))
+        XCTAssertEqual(old, 1)
         let after = try await client.incompleteUploads()
         XCTAssertEqual(after.count, 0)
     }
@@ -139,4 +145,41 @@ final class S3PeerTests: XCTestCase {
 struct TestFailureMessage: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension S3PeerTests {
+    /// A part the server fails once is sent again, and the upload completes whole; a part
+    /// that keeps failing ends the upload, aborted.
+    func testFailedPartIsRetriedAndPersistentFailureAborts() async throws {
+        let failed = Mutex(Set<String>())
+        let proxy = try FaultyProxy(to: location.endpoint) { method, uri in
+            guard method == "PUT", uri.contains("partNumber=2") else { return false }
+            let key = uri.contains("/flaky?") ? "flaky" : "broken"
+            if key == "broken" { return true }
+            return failed.withLock { $0.insert(key).inserted }
+        }
+        defer { proxy.stop() }
+        let viaProxy = S3Location(bucket: location.bucket, prefix: location.prefix, endpoint: "http://127.0.0.1:\(proxy.port)",
+                                  region: location.region)
+        let flaky = S3Client(location: viaProxy, credentials: credentials)
+        let bytes = Self.bytes(11 * 1024 * 1024, seed: 5)
+        try await flaky.upload("flaky", from: Self.body(bytes), partSize: 5 * 1024 * 1024)
+        let back = try await Self.read(try await client.getObject("flaky"))
+        XCTAssertTrue(back == bytes, "the object is whole after a retried part")
+        XCTAssertEqual(proxy.requests.filter { $0.contains("partNumber=2") }.map { String($0.suffix(3)) }, ["500", "200"])
+
+        do {
+            try await flaky.upload("broken", from: Self.body(bytes), partSize: 5 * 1024 * 1024)
+            XCTFail("an upload whose part always fails succeeded")
+        } catch let error as S3Error {
+            XCTAssertEqual(error.status, 500)
+            XCTAssertTrue("\(error)".contains("part 2 of"), "\(error)")
+        }
+        XCTAssertEqual(proxy.requests.filter { $0.contains("/broken?") && $0.contains("partNumber=2") }.count, 3, "three attempts")
+        XCTAssertTrue(proxy.requests.contains { $0.hasPrefix("DELETE") && $0.contains("broken?uploadId=") }, "aborted: \(proxy.requests)")
+        let pending = try await client.incompleteUploads()
+        XCTAssertEqual(pending.count, 0)
+        let head = try await client.headObject("broken")
+        XCTAssertNil(head)
+    }
 }
