@@ -63,7 +63,7 @@ let package = Package(
         ]),
         /// Copies images, verified, from other IMGAPI servers and offline bundles into the local repository; writes bundles.
         .target(name: "Mirror", dependencies: [
-            "IMGAPI", "ImageStore", "IMGAPIClient", "ZFSStream", "CZstd",
+            "IMGAPI", "ImageStore", "IMGAPIClient", "HTTPSignature", "ZFSStream", "CZstd",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -9,9 +9,9 @@ import Darwin
 #endif
 
 /// Replaces a file atomically: write a temporary file in the same directory, fsync it, rename it over.
-enum AtomicFileWriter {
+public enum AtomicFileWriter {
     /// Writes `text` to `url`; readers see either the old or the new content, never a mix.
-    static func write(_ text: String, to url: URL) throws {
+    public static func write(_ text: String, to url: URL) throws {
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         guard FileManager.default.createFile(

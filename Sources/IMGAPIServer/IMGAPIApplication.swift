@@ -124,8 +124,9 @@ public enum IMGAPIApplication {
     private static func pullThroughCache(_ configuration: ServerConfiguration, _ remote: RemoteImport,
                                          _ metrics: ServerMetrics) async throws -> PullThroughCache? {
         guard !configuration.upstreams.isEmpty else { return nil }
+        let kept = URL(fileURLWithPath: configuration.storage).appendingPathComponent("upstreams")
         let catalog = PullThroughCatalog(upstreams: configuration.upstreams, mode: configuration.mode,
-                                         channels: configuration.channels) { url, problem in
+                                         channels: configuration.channels, directory: kept) { url, problem in
             metrics.upstreamErrors.increment()
             ServerLog.event("upstream catalog fetch failed", [
                 ("level", .string("warning")), ("upstream", .string(url)), ("problem", .string(problem)),

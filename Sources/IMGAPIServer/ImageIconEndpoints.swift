@@ -40,9 +40,16 @@ extension Endpoints {
     /// `GET|HEAD /images/:uuid/icon` (GetImageIcon), with `ETag` (sha1), `Content-MD5`,
     /// `Last-Modified` and conditional requests.
     func getImageIcon(_ uuid: String, _ call: Call) async throws -> Response {
-        _ = try await visibleImage(uuid, account: try account(call), channel: try channel(call, forRead: true))
-        guard let icon = try await repository.catalog.icon(uuid) else {
-            throw IMGAPIError.resourceNotFound("image \"\(uuid)\" has no icon")
+        let account = try account(call), channel = try channel(call, forRead: true)
+        let icon: ImageIcon
+        do {
+            _ = try await visibleImage(uuid, account: account, channel: channel)
+            guard let stored = try await repository.catalog.icon(uuid) else {
+                throw IMGAPIError.resourceNotFound("image \"\(uuid)\" has no icon")
+            }
+            icon = stored
+        } catch let error as IMGAPIError where error.status == 404 && pullThrough != nil {
+            icon = try await upstreamIcon(uuid, notHere: error, account: account, channel: channel)
         }
         var headers = HTTPFields()
         headers[.contentType] = icon.contentType

@@ -95,6 +95,19 @@ extension Endpoints {
     }
 }
 
+extension Endpoints {
+    /// GetImageIcon of an image only upstream: the upstream's icon, passed through (it is
+    /// stored with the image when its file is fetched).
+    func upstreamIcon(_ uuid: String, notHere: any Error, account: String?, channel: ChannelSelection) async throws -> ImageIcon {
+        guard let pullThrough else { throw notHere }
+        let view = try await pullThrough.catalog.view()
+        guard let image = try await upstreamImage(uuid, in: view) else { throw notHere }
+        try checkVisible(image, account: account, channel: channel)
+        guard image.record["icon"] == .bool(true) else { throw IMGAPIError.resourceNotFound("image \"\(uuid)\" has no icon") }
+        return try await pullThrough.icon(uuid, from: view)
+    }
+}
+
 extension HTTPField.Name {
     /// Names an upstream whose catalog could not be fetched, why, and how old the listing of it is.
     static let upstreamStale = HTTPField.Name("Upstream-Stale")!

@@ -89,6 +89,12 @@ public final class PullThroughCache: Sendable {
         return .stored
     }
 
+    /// The icon of upstream image `uuid` (from `view`), fetched from its upstream.
+    public func icon(_ uuid: String, from view: PullThroughCatalog.View) async throws -> ImageIcon {
+        guard let (image, index) = view.image(uuid) else { throw IMGAPIError.imageNotFound(uuid) }
+        return try await remote.icon(of: image, from: catalog.upstreams[index].client)
+    }
+
     private func fill(_ image: UpstreamImage, from upstream: PullThroughUpstream) async throws -> GrowingFile? {
         let task = state.withLock { state in
             if let running = state.fills[image.uuid] { return running }

@@ -41,10 +41,13 @@ public final class PullThroughCatalog: Sendable {
 
     public var upstreams: [PullThroughUpstream] { listings.map(\.upstream) }
 
-    /// `channels`: the local server's, where upstream images are placed as a mirror would place them.
-    public init(upstreams: [PullThroughUpstream], mode: ServerMode, channels: [Channel],
+    /// `channels`: the local server's, where upstream images are placed as a mirror would
+    /// place them. `directory`: where each upstream's last good catalog is kept between runs.
+    public init(upstreams: [PullThroughUpstream], mode: ServerMode, channels: [Channel], directory: URL?,
                 fetchFailed: @escaping @Sendable (_ url: String, _ problem: String) -> Void) {
-        listings = upstreams.map { upstream in UpstreamListing(upstream) { fetchFailed(upstream.url, $0) } }
+        listings = upstreams.map { upstream in
+            UpstreamListing(upstream, keptIn: directory) { fetchFailed(upstream.url, $0) }
+        }
         self.mode = mode
         placement = ChannelPlacement(local: channels, given: nil)
     }

@@ -1,7 +1,10 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
+import HTTPSignature
 import IMGAPI
 import IMGAPIClient
+import ImageStore
 import Synchronization
 
 /// One upstream of the pull-through cache (config key `upstreams`): where, how long its
@@ -42,8 +45,12 @@ public struct PullThroughUpstream: Sendable {
 /// An upstream's catalog as last fetched, kept for its TTL. When a fetch fails, the last
 /// good catalog stays in use (stale-if-error) with the failure noted, and the next try
 /// waits for the TTL (at most 60 s) rather than asking a failing upstream on every request.
+/// Each good catalog is also kept in a file, so that a restart while the upstream is down
+/// still lists it.
 final class UpstreamListing: Sendable {
     let upstream: PullThroughUpstream
+    /// Where the last good catalog is kept; nil: in memory only.
+    private let file: URL?
 
     /// A fetched catalog.
     struct Snapshot: Sendable {
@@ -68,9 +75,36 @@ final class UpstreamListing: Sendable {
     /// Called with the failure of each fetch that fails.
     private let failed: @Sendable (String) -> Void
 
-    init(_ upstream: PullThroughUpstream, failed: @escaping @Sendable (String) -> Void) {
+    /// `directory`: where the catalog is kept between runs (read now, at start-up).
+    init(_ upstream: PullThroughUpstream, keptIn directory: URL?, failed: @escaping @Sendable (String) -> Void) {
         self.upstream = upstream
         self.failed = failed
+        file = directory?.appendingPathComponent(Self.fileName(upstream.url))
+        if let file, let kept = Self.read(file) { state.withLock { $0.snapshot = kept } }
+    }
+
+    /// One file per upstream URL (its channel included), named by the URL's SHA-256.
+    static func fileName(_ url: String) -> String {
+        SHA256.hash(data: Array(url.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() + ".json"
+    }
+
+    /// The catalog a run kept, dated by its file; nil when there is none that parses.
+    private static func read(_ file: URL) -> Snapshot? {
+        guard let data = try? Data(contentsOf: file), let items = try? JSONValue.parse(Array(data)).arrayValue,
+              let modified = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.modificationDate] as? Date else {
+            return nil
+        }
+        return Snapshot(images: items.compactMap(\.objectValue).map(UpstreamImage.init), fetchedAt: modified, version: 1)
+    }
+
+    private func keep(_ images: [UpstreamImage]) {
+        guard let file else { return }
+        do {
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFileWriter.write(JSONValue.array(images.map { .object($0.manifest) }).compact(), to: file)
+        } catch {
+            failed("its catalog was fetched but could not be kept in \(file.path): \(error)")
+        }
     }
 
     /// The catalog to list from. When it is due for a fetch, one fetch starts (shared by
@@ -81,7 +115,8 @@ final class UpstreamListing: Sendable {
             let hasOlder = state.snapshot.fetchedAt != nil
             if let fetching = state.fetching { return (fetching, hasOlder) }
             if let next = state.nextFetch, ContinuousClock.now < next { return (nil, hasOlder) }
-            let task = Task { await self.fetch() }
+            // Off the event loops: the fetched catalog is parsed and written to a file.
+            let task = Task(executorPreference: CPUExecutor.shared) { await self.fetch() }
             state.fetching = task
             return (task, hasOlder)
         }
@@ -119,6 +154,9 @@ final class UpstreamListing: Sendable {
                 state.nextFetch = .now + min(upstream.ttl, .seconds(60))
             }
         }
-        if case .failure(let error) = result { failed("\(error)") }
+        switch result {
+        case .success(let images): keep(images)
+        case .failure(let error): failed("\(error)")
+        }
     }
 }

@@ -15,9 +15,15 @@ extension PullThroughTests {
         try await up.publish(base, name: "base", extra: #""published_at": "2030-01-01T00:00:00Z""#, file: baseFile)
         try await up.publish(child, name: "child", extra: "\"origin\": \"\(base)\", \"published_at\": \"2030-01-02T00:00:00Z\"",
                              file: childFile)
+        let gif = Array("GIF89a".utf8) + Fixture.bytes(200, seed: 13)
+        expect(try await up.request(.PUT, "/images/\(child)/icon", headers: [("Content-Type", "image/gif")], body: gif), status: 200)
         let client = try startCache([upstream.baseURL])
         let shown = try await client.get("/images/\(child)", headers: imgadm)
         expect(shown, status: 200)
+        XCTAssertEqual(try shown.object()["icon"], .bool(true))
+        let passedThrough = try await client.get("/images/\(child)/icon")
+        expect(passedThrough, status: 200)
+        XCTAssertEqual(passedThrough.body, gif, "the icon of an image not yet fetched comes from the upstream")
 
         let (headers, path) = (imgadm, "/images/\(child)/file")
         let bodies = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
@@ -49,6 +55,8 @@ extension PullThroughTests {
         XCTAssertEqual(again.value("imgapi_cache_hits_total"), 2)
         let manifest = try await client.get("/images/\(child)", headers: imgadm)
         XCTAssertEqual(try manifest.object()["origin"]?.stringValue, base)
+        let storedIcon = try await client.get("/images/\(child)/icon")
+        XCTAssertEqual(storedIcon.body, gif, "the icon was stored with the image")
         XCTAssertEqual(try cache?.catalogImageCount(), 2)
     }
 
@@ -134,6 +142,16 @@ extension PullThroughTests {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
         let scraped = try PrometheusText.parse(try await client.get("/metrics").text)
         XCTAssertGreaterThanOrEqual(scraped.value("imgapi_upstream_errors_total") ?? 0, 2)
+
+        // A restart while the upstream is still down lists the catalog kept from the last run.
+        let stopped = try XCTUnwrap(cache)
+        stopped.stop()
+        let restarted = try stopped.restarted()
+        cache = restarted
+        let again = try await TestClient(restarted).get("/images", headers: imgadm)
+        XCTAssertEqual(try uuids(again).sorted(), [base, child], "the kept catalog is listed after a restart")
+        XCTAssertNotNil(again.header("Upstream-Stale"))
+        expect(try await TestClient(restarted).get("/images/\(base)/file", headers: imgadm), status: 200)
     }
 
     /// An upstream whose file is not the one its manifest describes: the client's transfer
