@@ -49,7 +49,8 @@ public final class PullThroughCache: Sendable {
         /// Fills being prepared or downloading, by image uuid: the file arriving, or nil when
         /// the image is stored.
         var fills: [String: Task<GrowingFile?, any Error>] = [:]
-        /// Cached images and when each was last used (ms since 1970).
+        /// Cached images and when each was last used (ms since 1970). At most one entry per
+        /// upstream image ever cached by this process (one an operator deleted stays).
         var lastUse: [String: Int64] = [:]
         var evicting = false
     }
@@ -95,12 +96,21 @@ public final class PullThroughCache: Sendable {
         return try await remote.icon(of: image, from: catalog.upstreams[index].client)
     }
 
+    /// Most images filled at once (origins count): past it, a request for another image not
+    /// here is refused (503) rather than opening one more download.
+    public static let maxFills = 32
+
     private func fill(_ image: UpstreamImage, from upstream: PullThroughUpstream) async throws -> GrowingFile? {
-        let task = state.withLock { state in
+        let task = state.withLock { state -> Task<GrowingFile?, any Error>? in
             if let running = state.fills[image.uuid] { return running }
+            guard state.fills.count < Self.maxFills else { return nil }
             let task = Task { try await self.start(image, from: upstream) }
             state.fills[image.uuid] = task
             return task
+        }
+        guard let task else {
+            throw IMGAPIError.serviceUnavailable(
+                "\(Self.maxFills) images are being fetched from the upstreams already: ask for image \(image.uuid) again in a minute")
         }
         return try await task.value
     }

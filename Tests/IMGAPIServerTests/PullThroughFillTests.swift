@@ -227,3 +227,50 @@ extension PullThroughTests {
         XCTAssertTrue(refilled.body == Fixture.bytes(size, seed: 52))
     }
 }
+
+extension PullThroughTests {
+    /// Requests for many different images not cached, while their downloads are held: at
+    /// most `PullThroughCache.maxFills` downloads start; the next image is refused with a 503
+    /// that says to ask again, and nothing waits on it.
+    func testFillsAreBounded() async throws {
+        let count = 33
+        let uuids = (0..<count).map { String(format: "c2000000-0000-4000-8000-%012d", $0) }
+        for (index, uuid) in uuids.enumerated() {
+            try await up.publish(uuid, name: "many", version: "\(index)", file: Fixture.bytes(200_000, seed: UInt64(index)))
+        }
+        // The catalog passes; every file's answer is held after its first bytes.
+        let relay = try GatedRelay(to: upstream.port, passing: 120_000)
+        defer { relay.stop() }
+        let client = try startCache([relay.baseURL])
+        expect(try await client.get("/images", headers: imgadm), status: 200)
+        // A client of its own, with a connection for each request (a pool's usual 8 would queue them).
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(60)))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        let many = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let base = client.baseURL
+        let held = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for uuid in uuids.dropLast() {
+                    group.addTask { _ = try? await many.execute(HTTPClientRequest(url: "\(base)/images/\(uuid)/file"), timeout: .seconds(60)) }
+                }
+            }
+        }
+        // Every request has started its fill once the cache has counted it.
+        var misses = 0.0
+        let deadline = Date().addingTimeInterval(30)
+        while misses < Double(count - 1), Date() < deadline {
+            misses = try PrometheusText.parse(try await client.get("/metrics").text).value("imgapi_cache_misses_total") ?? 0
+            if misses < Double(count - 1) { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertEqual(misses, Double(count - 1))
+        let started = Date()
+        let refused = try await client.get("/images/\(uuids[count - 1])/file", headers: imgadm)
+        expect(refused, status: 503)
+        XCTAssertTrue(refused.text.contains("again"), refused.text)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        relay.cut()
+        relay.limit = .max
+        held.cancel()
+        try await many.shutdown()
+    }
+}
