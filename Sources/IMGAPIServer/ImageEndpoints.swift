@@ -73,7 +73,9 @@ extension Endpoints {
         if try ConditionalRequest.evaluate(call.request.headers, etag: etag) == .notModified {
             return .notModified(etag: etag)
         }
-        return .json(answer.body, etag: etag)
+        var response = Response.json(answer.body, etag: etag)
+        if let upstream { response.headers.append(contentsOf: Self.staleHeaders(upstream)) }
+        return response
     }
 
     /// `POST /images` (CreateImage): a new `unactivated` image with a server-assigned uuid.

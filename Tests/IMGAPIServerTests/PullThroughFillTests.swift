@@ -26,10 +26,15 @@ extension PullThroughTests {
         XCTAssertEqual(passedThrough.body, gif, "the icon of an image not yet fetched comes from the upstream")
 
         let (headers, path) = (imgadm, "/images/\(child)/file")
+        async let ranged = client.get(path, headers: headers + [("Range", "bytes=4000000-4000099")])
         let bodies = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
-            for _ in 0..<6 { group.addTask { try await client.get(path, headers: headers) } }
+            for _ in 0..<5 { group.addTask { try await client.get(path, headers: headers) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        let part = try await ranged
+        expect(part, status: 206)
+        XCTAssertEqual(part.body, Array(childFile[4_000_000..<4_000_100]), "a range of a file being fetched")
+        XCTAssertEqual(part.header("Content-Range"), "bytes 4000000-4000099/\(childFile.count)")
         for body in bodies {
             expect(body, status: 200)
             XCTAssertEqual(body.header("ETag"), Fixture.sha1(childFile))
@@ -132,6 +137,9 @@ extension PullThroughTests {
         XCTAssertEqual(try uuids(listing).sorted(), [base, child], "the last good catalog is listed")
         let note = try XCTUnwrap(listing.header("Upstream-Stale"))
         XCTAssertTrue(note.contains(upstream.baseURL) && note.contains("listing from"), note)
+        let manifest = try await client.get("/images/\(child)", headers: imgadm)
+        expect(manifest, status: 200)
+        XCTAssertNotNil(manifest.header("Upstream-Stale"), "GetImage says so too")
         XCTAssertTrue(cache?.waitForLogLine { $0.contains("upstream catalog fetch failed") } == true)
 
         expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)
