@@ -25,6 +25,10 @@ public final class PullThroughCatalog: Sendable {
         /// For each upstream whose last fetch failed: its URL, why, and since when its listing is from.
         public let stale: [String]
 
+        func with(stale: [String]) -> View {
+            View(catalog: catalog, generation: generation, sources: sources, images: images, stale: stale)
+        }
+
         /// The upstream image `uuid`, and where to fetch it.
         public func image(_ uuid: String) -> (image: UpstreamImage, upstream: Int)? {
             guard let image = images[uuid], let source = sources[uuid] else { return nil }
@@ -55,14 +59,9 @@ public final class PullThroughCatalog: Sendable {
     /// The upstream images now: each catalog fetched again when its TTL is over (waiting
     /// at most `patience` for that when an older one can be listed).
     public func view(patience: Duration = .seconds(2)) async throws -> View {
-        let snapshots = await withTaskGroup(of: (Int, UpstreamListing.Snapshot).self) { group in
-            for (index, listing) in listings.enumerated() {
-                group.addTask { (index, await listing.current(patience: patience)) }
-            }
-            var snapshots = [UpstreamListing.Snapshot](repeating: .init(), count: listings.count)
-            for await (index, snapshot) in group { snapshots[index] = snapshot }
-            return snapshots
-        }
+        // Between fetches (nearly always) no task is needed.
+        let fresh = listings.compactMap { $0.fresh() }
+        let snapshots = fresh.count == listings.count ? fresh : await current(patience: patience)
         let stale = zip(listings, snapshots).compactMap { listing, snapshot -> String? in
             guard let failure = snapshot.failure else { return nil }
             let since = snapshot.fetchedAt.map { "listing from \(Timestamp.iso8601(milliseconds: Int64($0.timeIntervalSince1970 * 1000)))" }
@@ -70,10 +69,7 @@ public final class PullThroughCatalog: Sendable {
             return "\(problem); \(since ?? "nothing listed from it yet")"
         }
         let versions = snapshots.map(\.version)
-        if let current = built.withLock({ $0 }), current.versions == versions {
-            return View(catalog: current.view.catalog, generation: current.view.generation, sources: current.view.sources,
-                        images: current.view.images, stale: stale)
-        }
+        if let existing = built.withLock({ $0 }), existing.versions == versions { return existing.view.with(stale: stale) }
         let task = rebuilding.withLock { task in
             if let task { return task }
             let made = Task(executorPreference: CPUExecutor.shared) { [self] in
@@ -86,8 +82,19 @@ public final class PullThroughCatalog: Sendable {
             task = made
             return made
         }
-        let view = try await task.value
-        return View(catalog: view.catalog, generation: view.generation, sources: view.sources, images: view.images, stale: stale)
+        return try await task.value.with(stale: stale)
+    }
+
+    /// Every upstream's catalog, fetched again where due (see `UpstreamListing.current`).
+    private func current(patience: Duration) async -> [UpstreamListing.Snapshot] {
+        await withTaskGroup(of: (Int, UpstreamListing.Snapshot).self) { group in
+            for (index, listing) in listings.enumerated() {
+                group.addTask { (index, await listing.current(patience: patience)) }
+            }
+            var snapshots = [UpstreamListing.Snapshot](repeating: .init(), count: listings.count)
+            for await (index, snapshot) in group { snapshots[index] = snapshot }
+            return snapshots
+        }
     }
 
     private func build(_ snapshots: [UpstreamListing.Snapshot], generation: Int64) async throws -> View {

@@ -107,6 +107,14 @@ final class UpstreamListing: Sendable {
         }
     }
 
+    /// The catalog, when it is not due for a fetch: what `current` gives, without a task.
+    func fresh() -> Snapshot? {
+        state.withLock { state in
+            guard state.fetching == nil, let next = state.nextFetch, ContinuousClock.now < next else { return nil }
+            return state.snapshot
+        }
+    }
+
     /// The catalog to list from. When it is due for a fetch, one fetch starts (shared by
     /// every caller) and is waited for, but at most `patience` when an older catalog can
     /// be listed meanwhile.
