@@ -23,7 +23,7 @@ import threading
 import time
 
 OWNER = "00000000-0000-0000-0000-000000000000"
-IMGAPID_PORT, NGINX_PORT = 18480, 18481
+IMGAPID_PORT, NGINX_PORT, CACHE_PORT = 18480, 18481, 18482
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -34,14 +34,14 @@ def fail(message):
 class Server:
     """imgapid on its own storage, started and stopped by the bench."""
 
-    def __init__(self, binary, storage, log, config=None, validate_streams=False):
+    def __init__(self, binary, storage, log, config=None, validate_streams=False, port=IMGAPID_PORT):
         self.binary, self.storage, self.log, self.config = binary, storage, log, config
-        self.validate_streams = validate_streams
+        self.validate_streams, self.port = validate_streams, port
         self.process = None
 
     def start(self):
         """Starts it; returns the seconds until it answered /ping."""
-        args = [self.binary, "serve", "--storage", self.storage, "--port", str(IMGAPID_PORT), "--auth", "none"]
+        args = [self.binary, "serve", "--storage", self.storage, "--port", str(self.port), "--auth", "none"]
         if not self.validate_streams:
             # The catalog and plain transfers use placeholder bytes, not ZFS streams.
             args.append("--no-validate-streams")
@@ -54,7 +54,7 @@ class Server:
             if self.process.poll() is not None:
                 fail(f"imgapid exited at start; see {self.log}")
             try:
-                if status("/ping") == 200:
+                if status("/ping", self.port) == 200:
                     return time.monotonic() - started
             except OSError:
                 time.sleep(0.02)
@@ -120,8 +120,8 @@ def request(method, path, body=b"", headers=None, port=IMGAPID_PORT, connection=
     return r.status, data
 
 
-def status(path):
-    return request("GET", path)[0]
+def status(path, port=IMGAPID_PORT):
+    return request("GET", path, port=port)[0]
 
 
 def cpu_seconds(pids):
@@ -287,6 +287,28 @@ def write_stream(path, mib):
         out.write(record(5, bytes(32) + struct.pack("<Q", 42)))
 
 
+def pull_through(work, binary, bench, size, uuid, duration, upstream_pids):
+    """An empty imgapid whose only upstream is the bench's: its merged listing and GetImage
+    of an upstream image, against the upstream imgapid answering the same itself."""
+    config = os.path.join(work, "pull-through.json")
+    with open(config, "w") as out:
+        json.dump({"upstreams": [{"url": f"http://127.0.0.1:{IMGAPID_PORT}", "ttl": 3600}]}, out)
+    cache = Server(binary, os.path.join(work, "cache-storage"), os.path.join(work, "cache.log"), config=config,
+                   port=CACHE_PORT)
+    cache.start()
+    try:
+        for name, path in ((f"pull-through GET /images ({size} upstream images)", "/images"),
+                           (f"pull-through GET /images/:uuid ({size} upstream images)", f"/images/{uuid}")):
+            code, _ = request("GET", path, port=CACHE_PORT)
+            if code != 200:
+                fail(f"the pull-through server answered {code} to {path}")
+            ours = wrk(f"http://127.0.0.1:{CACHE_PORT}{path}", 64, duration, cache.pids)
+            theirs = wrk(f"http://127.0.0.1:{IMGAPID_PORT}{path}", 64, duration, upstream_pids)
+            bench.record(name, "req/s", ours, "imgapid serving them itself", theirs)
+    finally:
+        cache.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a one-minute run: 2,000 images, short loads")
@@ -341,6 +363,8 @@ def main():
                 bench.record(name, "req/s", ours, "nginx", theirs)
             bench.record(f"peak memory ({size} images, after the loads)", "KiB RSS",
                          {"rate": memory_kib(server.process.pid, "VmHWM")}, "-", None)
+            if size == sizes[0]:
+                pull_through(work, args.binary, bench, size, uuid, duration, server.pids)
 
         # Start-up on the largest catalog, and the memory of the idle server.
         server.stop()
