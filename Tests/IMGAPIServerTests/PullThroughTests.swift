@@ -123,3 +123,27 @@ final class PullThroughTests: XCTestCase {
         expect(try await client.get("/images/c1000000-0000-4000-8000-0000000000ff", headers: imgadm), status: 404)
     }
 }
+
+extension PullThroughTests {
+    /// A caching server with channels places upstream images as a mirror would: in their
+    /// upstream channels that exist here, else in the default channel; listings and files
+    /// by `?channel=` see them there only, and a fetched image keeps those channels.
+    func testUpstreamImagesGoWhereAMirrorWouldPutThem() async throws {
+        try await up.publish(base, name: "plain", extra: #""published_at": "2030-01-01T00:00:00Z""#)
+        let client = try startCache([upstream.baseURL], extra: """
+            "channels": [{"name": "stable", "description": "s", "default": true}, {"name": "dev", "description": "d"}]
+            """)
+        let dev = "c1000000-0000-4000-8000-0000000000dd"
+        try await client.publish(dev, name: "local-dev", extra: #""published_at": "2030-01-02T00:00:00Z""#)
+        let inDev = try await client.get("/images?channel=dev", headers: imgadm)
+        XCTAssertEqual(try uuids(inDev), [], "nothing published locally went to dev, and upstream images go to the default")
+        let inStable = try await listed(client, "/images?channel=stable")
+        XCTAssertEqual(inStable, [base, dev])
+        let shown = try await client.get("/images/\(base)?channel=stable", headers: imgadm)
+        XCTAssertEqual(try shown.object()["channels"], .array([.string("stable")]))
+        expect(try await client.get("/images/\(base)/file?channel=dev", headers: imgadm), status: 404)
+        expect(try await client.get("/images/\(base)/file?channel=stable", headers: imgadm), status: 200)
+        let stored = try await client.get("/images/\(base)?channel=*", headers: imgadm)
+        XCTAssertEqual(try stored.object()["channels"], .array([.string("stable")]), "the fetched copy keeps its channel")
+    }
+}
