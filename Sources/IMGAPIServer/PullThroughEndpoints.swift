@@ -71,7 +71,7 @@ extension Endpoints {
         }
         let status: HTTPResponse.Status, range: Range<Int64>
         var fields: HTTPFields
-        switch try fileResponseHead(call.request.headers, etag: sha1, size: Int64(size), lastModified: nil, contentMD5: nil) {
+        switch try fileResponseHead(call.request.headers, etag: sha1, size: size, lastModified: nil, contentMD5: nil) {
         case .answered(let response): return response
         case .send(let s, let r, let f): (status, range, fields) = (s, r, f)
         }
