@@ -102,7 +102,7 @@ public struct CatalogWriter {
         try db.execute(sql: "DELETE FROM image WHERE uuid = ?", arguments: [uuid])
         try db.execute(sql: "DELETE FROM image_mirror_source WHERE uuid = ?", arguments: [uuid])
         try db.execute(sql: "DELETE FROM image_icon WHERE uuid = ?", arguments: [uuid])
-        try db.execute(sql: "DELETE FROM image_cache WHERE uuid = ?", arguments: [uuid])
+        try forgetCached(uuid)
     }
 
     public func setIcon(_ uuid: String, _ icon: ImageIcon) throws {
@@ -143,6 +143,11 @@ public struct CatalogWriter {
     public func recordCached(_ uuid: String, from upstream: String) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO image_cache (uuid, upstream, cached_ms) VALUES (?, ?, ?)",
                        arguments: [uuid, upstream, Int64(Date().timeIntervalSince1970 * 1000)])
+    }
+
+    /// The image is no longer one the pull-through cache may evict.
+    public func forgetCached(_ uuid: String) throws {
+        try db.execute(sql: "DELETE FROM image_cache WHERE uuid = ?", arguments: [uuid])
     }
 
     /// The string a `tag.KEY=VALUE` filter compares with: numbers and booleans in their

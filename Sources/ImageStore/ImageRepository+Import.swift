@@ -68,4 +68,15 @@ extension ImageRepository {
             throw error
         }
     }
+
+    /// A mirror selected an image the pull-through cache brought in: it is now a mirrored
+    /// image of `source`, which the cache never evicts.
+    public func adoptMirrored(_ uuid: String, from source: String) async throws {
+        try await catalog.exclusive { catalog in
+            try catalog.transaction {
+                try catalog.recordMirrorSource(uuid, source)
+                try catalog.forgetCached(uuid)
+            }
+        }
+    }
 }

@@ -101,6 +101,7 @@ public struct MirrorRun: Sendable {
         let selected = options.filter.select(listed.filter { $0.isActivated || options.filter.uuids.contains($0.uuid) })
         let importer = RemoteImport(repository: repository, validateStreams: options.validateStreams)
         let mirroredHere = Set(try await repository.catalog.mirroredImages(from: sourceKey(client)))
+        let cachedHere = Set(try await repository.catalog.cachedImages().map(\.uuid))
         var present: [(upstream: UpstreamImage, local: StoredImage)] = []
         var chains: [[UpstreamImage]] = []
         var planned = Set<String>()
@@ -129,6 +130,10 @@ public struct MirrorRun: Sendable {
         var outcomes = failures
         failures.forEach { events(.finished($0)) }
         for (upstream, local) in present {
+            // Fetched by the pull-through cache: from now on mirrored, so never evicted.
+            if cachedHere.contains(upstream.uuid), !options.dryRun {
+                try await repository.adoptMirrored(upstream.uuid, from: sourceKey(client))
+            }
             let result = mirroredHere.contains(upstream.uuid) ? await refresh(local, from: upstream, client, importer)
                                                                : outcome(upstream, client, .present)
             events(.finished(result))

@@ -282,3 +282,36 @@ extension PullThroughTests {
         try await many.shutdown()
     }
 }
+
+extension PullThroughTests {
+    /// An image the cache fetched and an operator then mirrors (`imgapid mirror` finds it
+    /// present) is a mirrored image from then on: eviction passes it by.
+    func testACachedImageThatIsMirroredIsNeverEvicted() async throws {
+        let size = 1_000_000
+        for (index, uuid) in [base, other, fourth].enumerated() {
+            try await up.publish(uuid, name: "image-\(index)", extra: "\"published_at\": \"2030-01-0\(index + 1)T00:00:00Z\"",
+                                 file: Fixture.bytes(size, seed: UInt64(60 + index)))
+        }
+        let client = try startCache([upstream.baseURL], extra: "\"cacheMaxBytes\": 1500000")
+        expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)
+        let first = try XCTUnwrap(cache)
+        first.stop()
+        let run = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage",
+                                         first.storage.path, "--uuid", base, "--json"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("\"present\""), run.output)
+
+        let restarted = try first.restarted()
+        cache = restarted
+        let again = TestClient(restarted)
+        expect(try await again.get("/images/\(other)/file", headers: imgadm), status: 200)  // 2 MB: only `other` could go, and it is the last used
+        expect(try await again.get("/images/\(fourth)/file", headers: imgadm), status: 200)  // 3 MB
+        XCTAssertTrue(restarted.waitForLogLine { $0.contains("\"msg\":\"cached image evicted\"") })
+        let evicted = restarted.logLines.filter { $0.contains("\"msg\":\"cached image evicted\"") }
+        XCTAssertEqual(evicted.count, 1, evicted.joined(separator: "\n"))
+        XCTAssertTrue(evicted.first?.contains(other) == true, "the cached image went, not the mirrored one: \(evicted)")
+        upstream.stop()
+        let kept = try await again.get("/images/\(base)/file", headers: imgadm)
+        XCTAssertTrue(kept.body == Fixture.bytes(size, seed: 60))
+    }
+}
