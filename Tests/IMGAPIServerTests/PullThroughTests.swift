@@ -28,12 +28,14 @@ final class PullThroughTests: XCTestCase {
         cache?.stop()
     }
 
-    /// Starts the caching server on `upstreams` (URLs), with more config keys in `extra`.
+    /// Starts the caching server on `upstreams` (URLs), with more config keys in `extra` and
+    /// each upstream's `name` filter when given.
     @discardableResult
-    func startCache(_ upstreams: [String], ttl: Int = 300, extra: String = "") throws -> TestClient {
+    func startCache(_ upstreams: [String], ttl: Int = 300, name: String? = nil, extra: String = "") throws -> TestClient {
         let directory = try ServerProcess.temporaryDirectory()
         let config = directory.appendingPathComponent("config.json")
-        let list = upstreams.map { "{\"url\": \"\($0)\", \"ttl\": \(ttl)}" }.joined(separator: ", ")
+        let filter = name.map { ", \"name\": \"\($0)\"" } ?? ""
+        let list = upstreams.map { "{\"url\": \"\($0)\", \"ttl\": \(ttl)\(filter)}" }.joined(separator: ", ")
         try Data("{\"upstreams\": [\(list)]\(extra.isEmpty ? "" : ", " + extra)}".utf8).write(to: config)
         let server = try ServerProcess(["--config", config.path, "--trust-network", "127.0.0.1/32"])
         try server.start()
@@ -145,5 +147,20 @@ extension PullThroughTests {
         expect(try await client.get("/images/\(base)/file?channel=stable", headers: imgadm), status: 200)
         let stored = try await client.get("/images/\(base)?channel=*", headers: imgadm)
         XCTAssertEqual(try stored.object()["channels"], .array([.string("stable")]), "the fetched copy keeps its channel")
+    }
+}
+
+extension PullThroughTests {
+    /// An upstream's `name` filter: only its images of that name are offered (and fetched).
+    func testUpstreamNameFilter() async throws {
+        try await up.publish(base, name: "base-64-lts", extra: #""published_at": "2030-01-01T00:00:00Z""#)
+        try await up.publish(child, name: "minimal-64", extra: #""published_at": "2030-01-02T00:00:00Z""#)
+        try await up.publish(other, name: "base-64", extra: #""published_at": "2030-01-03T00:00:00Z""#)
+        let client = try startCache([upstream.baseURL], name: "~base")
+        let offered = try await listed(client, "/images")
+        XCTAssertEqual(offered, [base, other])
+        expect(try await client.get("/images/\(child)", headers: imgadm), status: 404)
+        expect(try await client.get("/images/\(child)/file", headers: imgadm), status: 404)
+        expect(try await client.get("/images/\(other)/file", headers: imgadm), status: 200)
     }
 }
