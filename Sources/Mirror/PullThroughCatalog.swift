@@ -19,20 +19,18 @@ public final class PullThroughCatalog: Sendable {
         public let catalog: Catalog
         /// Moves on with each rebuild.
         public let generation: Int64
-        /// Which upstream each image comes from (an index into `upstreams`).
-        let sources: [String: Int]
-        let images: [String: UpstreamImage]
+        /// Each upstream image, with the upstream it comes from (an index into `upstreams`).
+        let offered: [String: (image: UpstreamImage, upstream: Int)]
         /// For each upstream whose last fetch failed: its URL, why, and since when its listing is from.
         public let stale: [String]
 
         func with(stale: [String]) -> View {
-            View(catalog: catalog, generation: generation, sources: sources, images: images, stale: stale)
+            View(catalog: catalog, generation: generation, offered: offered, stale: stale)
         }
 
         /// The upstream image `uuid`, and where to fetch it.
         public func image(_ uuid: String) -> (image: UpstreamImage, upstream: Int)? {
-            guard let image = images[uuid], let source = sources[uuid] else { return nil }
-            return (image, source)
+            offered[uuid]
         }
     }
 
@@ -98,12 +96,11 @@ public final class PullThroughCatalog: Sendable {
     }
 
     private func build(_ snapshots: [UpstreamListing.Snapshot], generation: Int64) async throws -> View {
-        var sources: [String: Int] = [:], images: [String: UpstreamImage] = [:], records: [JSONObject] = []
+        var offered: [String: (image: UpstreamImage, upstream: Int)] = [:], records: [JSONObject] = []
         for (index, snapshot) in snapshots.enumerated() {
-            for image in snapshot.images where images[image.uuid] == nil {
+            for image in snapshot.images where offered[image.uuid] == nil {
                 guard let record = record(for: image) else { continue }
-                sources[image.uuid] = index
-                images[image.uuid] = image
+                offered[image.uuid] = (image, index)
                 records.append(record)
             }
         }
@@ -111,7 +108,7 @@ public final class PullThroughCatalog: Sendable {
         try await catalog.exclusive { [records] writer in
             try writer.transaction { for record in records { try writer.save(record) } }
         }
-        return View(catalog: catalog, generation: generation, sources: sources, images: images, stale: [])
+        return View(catalog: catalog, generation: generation, offered: offered, stale: [])
     }
 
     /// The record a mirrored copy of `image` would have here, with the upstream's file

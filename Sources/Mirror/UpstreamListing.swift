@@ -35,10 +35,13 @@ public struct PullThroughUpstream: Sendable {
         self.name = name
     }
 
+    /// RFC 3986's unreserved characters: everything else in a query value is percent-encoded.
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
     /// The ListImages query that fetches what this upstream offers.
     var query: [String] {
         guard let name = name?.raw else { return [] }
-        return ["name=" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)]
+        return ["name=" + (name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? name)]
     }
 }
 

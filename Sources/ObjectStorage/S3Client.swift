@@ -65,8 +65,7 @@ public struct S3Client: Sendable {
         let headers = range.map { [("Range", "bytes=\($0.lowerBound)-\($0.upperBound - 1)")] } ?? []
         let response = try await send(.GET, key, headers: headers, operation: "GET \(key)")
         guard response.status.code == (range == nil ? 200 : 206) else {
-            _ = try await expect(response, [], "GET \(key)")
-            throw S3Error(operation: "GET \(key)", status: Int(response.status.code), code: "Unexpected", message: "unexpected status")
+            throw S3Error.from("GET \(key)", status: Int(response.status.code), body: try await Self.body(of: response, "GET \(key)"))
         }
         return response
     }
@@ -93,40 +92,34 @@ public struct S3Client: Sendable {
         var chunks = body.makeAsyncIterator()
         var part = ByteBuffer()
         var total: Int64 = 0
-        var uploadID: String?
+        /// Reads the body into `part` until it holds a whole part or the body ends.
+        func fill() async throws {
+            while part.readableBytes < partSize, var chunk = try await chunks.next() {
+                total += Int64(chunk.readableBytes)
+                part.writeBuffer(&chunk)
+            }
+        }
+        try await fill()
+        guard part.readableBytes >= partSize else {
+            try await putObject(key, part)  // the whole object fits in one request
+            return total
+        }
+        let id = try await createMultipartUpload(key)
         var parts: [(Int, String)] = []
         do {
-            while true {
-                let chunk = try await chunks.next()
-                if var chunk {
-                    total += Int64(chunk.readableBytes)
-                    part.writeBuffer(&chunk)
-                    guard part.readableBytes >= partSize else { continue }
-                }
-                if uploadID == nil {
-                    guard chunk != nil else {
-                        try await putObject(key, part)  // the whole object fits in one request
-                        return total
-                    }
-                    uploadID = try await createMultipartUpload(key)
-                }
-                guard let id = uploadID else { break }
+            while part.readableBytes > 0 {
                 guard parts.count < 10_000 else {
                     throw S3Error(operation: "PUT \(key)", status: 0, code: "TooManyParts", message: "more than 10,000 parts")
                 }
-                if part.readableBytes > 0 || parts.isEmpty {
-                    let number = parts.count + 1
-                    parts.append((number, try await retrying { try await uploadPart(key, uploadID: id, number: number, part) }))
-                    part.clear()
-                }
-                if chunk == nil {
-                    try await retrying { try await completeMultipartUpload(key, uploadID: id, parts: parts) }
-                    return total
-                }
+                let (number, bytes) = (parts.count + 1, part)
+                parts.append((number, try await retrying { try await uploadPart(key, uploadID: id, number: number, bytes) }))
+                part.clear()
+                try await fill()
             }
+            try await retrying { try await completeMultipartUpload(key, uploadID: id, parts: parts) }
             return total
         } catch {
-            if let uploadID { try? await abortMultipartUpload(key, uploadID: uploadID) }
+            try? await abortMultipartUpload(key, uploadID: id)
             throw error
         }
     }
@@ -244,13 +237,16 @@ public struct S3Client: Sendable {
     /// The answer's XML (nil when empty) if its status is one of `statuses`; else an `S3Error`.
     func expect(_ response: HTTPClientResponse, _ statuses: Set<Int>, _ operation: String) async throws -> S3XML? {
         let status = Int(response.status.code)
-        let bytes: ByteBuffer
-        do { bytes = try await response.body.collect(upTo: 1024 * 1024) } catch {
-            throw S3Error(operation: operation, status: 0, code: "BrokenAnswer", message: "the answer broke off: \(error)")
-        }
-        let body = Array(bytes.readableBytesView)
+        let body = try await Self.body(of: response, operation)
         guard statuses.contains(status) else { throw S3Error.from(operation, status: status, body: body) }
         return body.isEmpty ? nil : S3XML.parse(body)
+    }
+
+    /// An answer's body (XML or nothing: at most 1 MiB is read).
+    static func body(of response: HTTPClientResponse, _ operation: String) async throws -> [UInt8] {
+        do { return Array(try await response.body.collect(upTo: 1024 * 1024).readableBytesView) } catch {
+            throw S3Error(operation: operation, status: 0, code: "BrokenAnswer", message: "the answer broke off: \(error)")
+        }
     }
 
     /// Runs `attempt` up to three times while it fails transiently, waiting 0.5 s, then 1 s.

@@ -54,14 +54,10 @@ final class PullThroughTests: XCTestCase {
         try XCTUnwrap(result.json().arrayValue).compactMap { $0.objectValue?["uuid"]?.stringValue }
     }
 
-    /// Requests for the file the upstream has logged (its log lines are written a few
-    /// milliseconds late: a marker request is waited for first).
-    func upstreamFileRequests(_ uuid: String, in server: ServerProcess? = nil) async throws -> [String] {
-        let server = server ?? upstream!
-        let marker = UUID().uuidString
-        expect(try await TestClient(server).get("/ping?marker=\(marker)"), status: 200)
-        XCTAssertTrue(server.waitForLogLine { $0.contains(marker) }, "the marker request was logged")
-        return server.logLines.filter { $0.contains("\"url\":\"/images/\(uuid)/file\"") && $0.contains("\"method\":\"GET\"") }
+    /// Requests for the file the upstream has logged.
+    func upstreamFileRequests(_ uuid: String) async throws -> [String] {
+        try await upstream.settledLogLines()
+            .filter { $0.contains("\"url\":\"/images/\(uuid)/file\"") && $0.contains("\"method\":\"GET\"") }
     }
 
     /// Two upstreams and local images: the merged listing is ordered, filtered and paged as

@@ -92,6 +92,15 @@ final class ServerProcess: @unchecked Sendable {
         throw TestFailure("imgapid did not start: \(logLines.joined(separator: "\n"))")
     }
 
+    /// Every log line so far. Lines wait a few milliseconds to be written together, so a
+    /// request made now is waited for first: every earlier line is out then.
+    func settledLogLines() async throws -> [String] {
+        let marker = UUID().uuidString
+        expect(try await TestClient(self).get("/ping?marker=\(marker)"), status: 200)
+        XCTAssertTrue(waitForLogLine { $0.contains(marker) }, "the marker request was logged")
+        return logLines
+    }
+
     /// Waits, at most `seconds`, for `count` log lines that `matches`; true when they came.
     func waitForLogLine(count: Int = 1, within seconds: TimeInterval = 30, _ matches: (String) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
