@@ -1,5 +1,6 @@
 import HTTPSignature
 import IMGAPI
+import ImageStore
 import Mirror
 
 /// A configuration file key that is unknown or has a bad value: the server does not start.
@@ -18,7 +19,7 @@ extension ServerConfiguration {
         /// means that way, refused with any other (so a reference config still starts).
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors, upstreams, cacheMaxBytes
-        case storageDir, trustedNetworks, maxJSONBodySize
+        case storageDir, catalog, trustedNetworks, maxJSONBodySize
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
@@ -83,6 +84,10 @@ extension ServerConfiguration {
             auth = a
         case .serverName: serverName = try string()
         case .storageDir: storage = try string()
+        case .catalog:
+            do { catalog = try PostgresLocation(try string()) } catch {
+                throw ConfigurationError(key: key.rawValue, problem: "\(error)")
+            }
         case .trustedNetworks:
             guard let items = value.arrayValue else {
                 throw ConfigurationError(key: key.rawValue, problem: "must be an array of CIDR strings")
@@ -269,6 +274,7 @@ extension ServerConfiguration {
     /// `logFile` means standard output).
     private var optionalFileEntries: [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = []
+        if let catalog { entries.append((FileKey.catalog.rawValue, .string(catalog.url))) }
         if let logFile { entries.append((FileKey.logFile.rawValue, .string(logFile))) }
         if let metricsAddress { entries.append((FileKey.metricsAddress.rawValue, .string(metricsAddress.description))) }
         if let tlsCertificate { entries.append((FileKey.tlsCert.rawValue, .string(tlsCertificate))) }

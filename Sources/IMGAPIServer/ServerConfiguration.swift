@@ -1,5 +1,6 @@
 import HTTPSignature
 import IMGAPI
+import ImageStore
 import Mirror
 
 /// How requests are authenticated (reference config key `authType`).
@@ -16,6 +17,8 @@ public enum AuthMode: String, Sendable, CaseIterable {
 /// Everything `imgapid serve` needs to run.
 public struct ServerConfiguration: Sendable {
     public var storage: String
+    /// A PostgreSQL catalog shared by replicas (config key `catalog`); nil: `catalog.sqlite` in `storage`.
+    public var catalog: PostgresLocation?
     public var host: String
     public var port: Int
     public var mode: ServerMode

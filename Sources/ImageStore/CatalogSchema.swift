@@ -1,6 +1,6 @@
 import GRDB
 
-/// Versioned migrations of the catalog. Never edit a registered migration: add a new one.
+/// Versioned migrations of the SQLite catalog (`PostgresSchema` is the PostgreSQL one). Never edit a registered migration: add a new one.
 enum CatalogSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -135,6 +135,16 @@ enum CatalogSchema {
                     upstream TEXT NOT NULL,
                     cached_ms INTEGER NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v9-file-size") { db in
+            // File sizes beside their digests: the store's byte counts without reading JSON
+            // in SQL, which SQLite and PostgreSQL spell differently.
+            try db.execute(sql: """
+                ALTER TABLE image_file ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+                UPDATE image_file SET size = COALESCE((
+                    SELECT json_extract(image.record, '$.files[' || image_file.idx || '].size') FROM image
+                    WHERE image.uuid = image_file.uuid AND json_valid(image.record)), 0);
                 """)
         }
         return migrator

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import IMGAPI
 
 /// The image repository: the catalog and the blob store kept consistent with each other.
@@ -22,21 +21,21 @@ public final class ImageRepository: Sendable {
         case readOnly
     }
 
-    /// Opens the storage directory. Blocking: call at start-up. A nil `mode` keeps the
-    /// catalog's recorded mode (see `Catalog.init`).
-    public init(storage: String, mode: ServerMode?, access: Access = .write) throws {
+    /// Opens the storage directory, and the catalog in it or on PostgreSQL (`catalog`).
+    /// Blocking: call at start-up. A nil `mode` keeps the catalog's recorded mode (see `Catalog.init`).
+    public init(storage: String, catalog location: PostgresLocation? = nil, mode: ServerMode?, access: Access = .write) throws {
         reserve = DiskReserve(storage: storage)
         switch access {
         case .write:
             try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
             lock = try StorageLock(storage: storage)
             blobs = try BlobStore(root: storage)
-            catalog = try Catalog(path: storage + "/catalog.sqlite", mode: mode)
+            catalog = try location.map { try Catalog(postgres: $0, mode: mode) } ?? Catalog(path: storage + "/catalog.sqlite", mode: mode)
             reserve.restore()
         case .readOnly:
             lock = nil
             blobs = try BlobStore(root: storage, creating: false)
-            catalog = try Catalog(readingAt: storage + "/catalog.sqlite")
+            catalog = try location.map { try Catalog(postgres: $0, mode: nil) } ?? Catalog(readingAt: storage + "/catalog.sqlite")
         }
         self.mode = catalog.mode
     }
@@ -173,7 +172,7 @@ public final class ImageRepository: Sendable {
             guard dependents.isEmpty else { throw IMGAPIError.imageHasDependentImages(uuid, dependents) }
             do {
                 try catalog.transaction { try catalog.delete(uuid) }
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            } catch let error as CatalogFull {
                 guard reserve.release() else { throw error }
                 try catalog.transaction { try catalog.delete(uuid) }
             }

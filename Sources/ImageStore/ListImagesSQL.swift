@@ -1,15 +1,16 @@
-import GRDB
 import IMGAPI
 
 /// The SQL for one ListImages query, every filter on an indexed column or side table.
 struct ListImagesSQL {
     private(set) var sql = ""
-    private(set) var arguments: [(any DatabaseValueConvertible)?] = []
+    private(set) var arguments: [SQLValue] = []
     private var conditions: [String] = []
+    private let dialect: SQLDialect
 
     /// `column` is `item` (rendered view) or `record, uuid`.
     /// nil when the query can match nothing (an anonymous caller asking for inactive images).
-    init?(query: ListImagesQuery, authenticated: Bool, column: String, db: Database) throws {
+    init?(query: ListImagesQuery, authenticated: Bool, column: String, db: any SQLSession) throws {
+        dialect = db.dialect
         var state = query.state
         if !authenticated {
             switch state {
@@ -28,7 +29,7 @@ struct ListImagesSQL {
         if let os = query.os { add("os = ?", os) }
         switch query.type {
         case .only(let type)?: add("type = ?", type)
-        case .excluding(let type)?: add("type IS NOT ?", type)
+        case .excluding(let type)?: add("type IS DISTINCT FROM ?", type)
         case nil: break
         }
         if let isPublic = query.isPublic { add("public = ?", isPublic) }
@@ -65,12 +66,12 @@ struct ListImagesSQL {
             + " ORDER BY published_ms \(order), uuid \(order)"
         if let limit = query.limit {
             sql += " LIMIT ?"
-            arguments.append(limit)
+            arguments.append(limit.sqlValue)
         }
     }
 
-    static func publishedMs(of uuid: String, _ db: Database) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT published_ms FROM image WHERE uuid = ?", arguments: [uuid])
+    static func publishedMs(of uuid: String, _ db: any SQLSession) throws -> Int64? {
+        try db.int64("SELECT published_ms FROM image WHERE uuid = ?", uuid)
     }
 
     /// Inclusive, and exact among images published in the same millisecond: a page starts
@@ -79,15 +80,15 @@ struct ListImagesSQL {
         add(descending ? "(published_ms, uuid) <= (?, ?)" : "(published_ms, uuid) >= (?, ?)", ms, uuid)
     }
 
-    private mutating func add(_ condition: String, _ values: (any DatabaseValueConvertible)?...) {
+    private mutating func add(_ condition: String, _ values: any SQLArgument...) {
         conditions.append(condition)
-        arguments.append(contentsOf: values)
+        arguments.append(contentsOf: values.map(\.sqlValue))
     }
 
     private mutating func addMatch(_ column: String, _ match: ListImagesQuery.TextMatch) {
         switch match {
         case .exact(let text): add("\(column) = ?", text)
-        case .substring(let text): add("instr(\(column), ?) > 0", text)
+        case .substring(let text): add(dialect.contains(column), text)
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import IMGAPI
 
 /// `imgapid check`: what is wrong in a storage directory, read while holding its lock. With

@@ -30,11 +30,11 @@ struct CheckCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let directory = try location.resolved().storage
-        guard FileManager.default.fileExists(atPath: directory + "/catalog.sqlite") else {
-            throw ValidationError("\(directory) holds no catalog.sqlite: give the storage directory of an imgapid server")
+        let server = try location.resolved()
+        guard server.catalog != nil || FileManager.default.fileExists(atPath: server.storage + "/catalog.sqlite") else {
+            throw ValidationError("\(server.storage) holds no catalog.sqlite: give the storage directory of an imgapid server")
         }
-        let repository = try ImageRepository(storage: directory, mode: nil)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil)
         let findings = try await StoreCheck(repository: repository, repair: repair).run()
         let remaining = findings.filter { !$0.repaired && !$0.isNote }
         if json {
@@ -46,7 +46,7 @@ struct CheckCommand: AsyncParsableCommand {
                 print("\(finding.isNote ? "NOTE" : finding.repaired ? "REPAIRED" : "PROBLEM") \(finding.kind) \(finding.subject): \(finding.detail)")
             }
             let repaired = findings.filter(\.repaired).count
-            print(remaining.isEmpty && repaired == 0 ? "\(directory): no problem found"
+            print(remaining.isEmpty && repaired == 0 ? "\(server.storage): no problem found"
                                                      : "\(repaired) repaired, \(remaining.count) problems left")
         }
         if !remaining.isEmpty { throw ExitCode(1) }

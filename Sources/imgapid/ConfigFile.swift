@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IMGAPI
 import IMGAPIServer
+import ImageStore
 
 extension ServerConfiguration {
     /// The defaults with the JSON config file at `path` applied; a file that cannot be read
@@ -33,10 +34,24 @@ struct StorageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Data directory (default: the config's storageDir, else ./storage).", valueName: "dir"))
     var storage: String?
 
+    @Option(help: ArgumentHelp("The server's PostgreSQL catalog, postgres://USER@HOST[:PORT]/DATABASE (default: the config's catalog, else catalog.sqlite in the data directory); the password goes in PGPASSWORD.", valueName: "url"))
+    var catalog: String?
+
     /// The server's configuration, with `storage` set to the directory to work on.
     func resolved() throws -> ServerConfiguration {
         var server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { server.storage = storage }
+        if let catalog { server.catalog = try PostgresLocation.commandLine(catalog) }
         return server
+    }
+}
+
+extension PostgresLocation {
+    /// A `--catalog` URL: one with a password is refused, as every user of the machine could read it.
+    static func commandLine(_ text: String) throws -> PostgresLocation {
+        guard URLComponents(string: text)?.password == nil else {
+            throw ValidationError("--catalog: a password on the command line is visible to every user of this machine; put it in PGPASSWORD or in the config file's catalog key")
+        }
+        do { return try PostgresLocation(text) } catch { throw ValidationError("--catalog: \(error)") }
     }
 }

@@ -38,7 +38,8 @@ struct ScrubCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let repository = try ImageRepository(storage: try location.resolved().storage, mode: nil)
+        let server = try location.resolved()
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil)
         let terminal = isatty(STDERR_FILENO) == 1 && !json
         let scrub = Scrub(repository: repository, bytesPerSecond: rate.map { Int64($0) * 1_000_000 }) { done, total, bytes in
             guard terminal else { return }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IMGAPI
 import IMGAPIServer
+import ImageStore
 
 extension ServerMode: ExpressibleByArgument {}
 extension AuthMode: ExpressibleByArgument {}
@@ -29,6 +30,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Data directory: catalog.sqlite, blobs/, authkeys/, created if missing (default ./storage).", valueName: "dir"))
     var storage: String?
+
+    @Option(help: ArgumentHelp("Keep the catalog in PostgreSQL, shared with other replicas: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=MODE]. The password goes in PGPASSWORD or the config file, never here (default: catalog.sqlite in the data directory).", valueName: "url"))
+    var catalog: String?
 
     @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1).", valueName: "addr"))
     var host: String?
@@ -81,6 +85,7 @@ struct Serve: AsyncParsableCommand {
     func effectiveConfiguration() throws -> ServerConfiguration {
         var configuration = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { configuration.storage = storage }
+        if let catalog { configuration.catalog = try PostgresLocation.commandLine(catalog) }
         if let logFile { configuration.logFile = logFile }
         if let validateStreams { configuration.validateStreams = validateStreams }
         if let tlsCert { configuration.tlsCertificate = tlsCert }

@@ -217,7 +217,7 @@ final class ChannelTests: XCTestCase {
         try await TestClient(plain).publish(base, name: "older")
         plain.stop()
         let channelled = try ServerProcess(["--config", server.storage.appendingPathComponent("config.json").path],
-                                           storage: plain.storage)
+                                           storage: plain.storage, catalog: plain.catalog)
         try channelled.start()
         defer { channelled.stop() }
         var reader = TestClient(channelled)

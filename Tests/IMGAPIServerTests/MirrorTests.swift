@@ -52,8 +52,8 @@ final class MirrorTests: XCTestCase {
 
     /// Runs `imgapid mirror --json` into the local storage; returns exit status and summary.
     func mirror(_ arguments: [String], from source: String? = nil) throws -> (status: Int32, summary: JSONObject) {
-        let result = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", source ?? upstream.baseURL, "--storage", local.storage.path,
-                                            "--json"] + arguments)
+        let result = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", source ?? upstream.baseURL, "--json"]
+                                           + local.storageOptions + arguments)
         guard let summary = try? JSONValue.parse(Array(result.output.utf8)).objectValue else {
             throw TestFailure("mirror output is not a JSON summary (\(result.status)): \(result.output)")
         }
@@ -98,8 +98,8 @@ final class MirrorTests: XCTestCase {
         let byUUID = try mirror(["--uuid", baseUUID, "--dry-run"], from: upstream.baseURL)
         XCTAssertEqual(Self.results(byUUID.summary), [baseUUID: "present"])
         let fresh = try ServerProcess()
-        let disabledOnly = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", fresh.storage.path,
-                                                  "--uuid", baseUUID, "--json"])
+        let disabledOnly = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--uuid", baseUUID, "--json"]
+                                                 + fresh.storageOptions)
         XCTAssertEqual(Self.results(try XCTUnwrap(try JSONValue.parse(Array(disabledOnly.output.utf8)).objectValue)),
                        [baseUUID: "copied"], disabledOnly.output)
 
@@ -232,7 +232,7 @@ final class MirrorTests: XCTestCase {
         let file = Fixture.bytes(64 * 1024 * 1024, seed: 21)
         try await up.publish(base, name: "big", file: file)
         let process = try ChildProcess.quiet(ServerProcess.executable.path,
-                                             ["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage", local.storage.path])
+                                             ["mirror", "--no-validate-streams", "--from", upstream.baseURL] + local.storageOptions)
         let partial = local.storage.appendingPathComponent("partial/\(Fixture.sha1(file))")
         for _ in 0..<6000 {
             let size = (try? FileManager.default.attributesOfItem(atPath: partial.path)[.size] as? NSNumber)?.intValue ?? 0

@@ -290,8 +290,8 @@ extension PullThroughTests {
         expect(try await client.get("/images/\(base)/file", headers: imgadm), status: 200)
         let first = try XCTUnwrap(cache)
         first.stop()
-        let run = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--storage",
-                                         first.storage.path, "--uuid", base, "--json"])
+        let run = try ServerProcess.run(["mirror", "--no-validate-streams", "--from", upstream.baseURL, "--uuid", base, "--json"]
+                                        + first.storageOptions)
         XCTAssertEqual(run.status, 0, run.output)
         XCTAssertTrue(run.output.contains("\"present\""), run.output)
 

@@ -64,6 +64,8 @@ final class CatalogMigrationTests: XCTestCase {
         XCTAssertEqual(bySHA1?.sha256, sha256, "the sha1 migration filled in the files the catalog held")
         let mirrored = try await catalog.mirroredImages(from: "http://upstream")
         XCTAssertEqual(mirrored, [], "later tables exist and are empty")
+        let census = try await catalog.census()
+        XCTAssertEqual(census.storedBytes, 3, "the file-size migration filled in the sizes the records held")
     }
 
     func testHousekeepingKeepsReferencedBlobsOnly() async throws {

@@ -21,11 +21,19 @@ final class ServerProcess: @unchecked Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// `extraArguments` go to `imgapid serve` after the storage and port options.
-    init(_ extraArguments: [String] = [], storage: URL? = nil) throws {
+    /// The options that point an `imgapid` tool (mirror, check, …) at this server's store.
+    var storageOptions: [String] { ["--storage", storage.path] + (catalog.map { ["--catalog", $0] } ?? []) }
+
+    /// The PostgreSQL database holding the catalog (`TestPostgres.catalogsOnPostgres`), if any.
+    let catalog: String?
+
+    /// `extraArguments` go to `imgapid serve` after the storage and port options. With
+    /// `TestPostgres.catalogsOnPostgres`, the catalog is `catalog`, else a new database.
+    init(_ extraArguments: [String] = [], storage: URL? = nil, catalog: String? = nil) throws {
         self.storage = try storage ?? Self.temporaryDirectory()
         ownsStorage = storage == nil
         arguments = extraArguments
+        self.catalog = try catalog ?? (TestPostgres.catalogsOnPostgres ? TestPostgres.newDatabase() : nil)
     }
 
     /// A new directory, removed when the test process exits (`TemporaryDirectories`).
@@ -60,7 +68,7 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts the server and waits for its `listening` line.
     func start() throws {
         let command = launcher + [Self.executable.path, "serve", "--storage", storage.path, "--port", "0"]
-            + (validatesStreams ? [] : ["--no-validate-streams"]) + arguments
+            + (validatesStreams ? [] : ["--no-validate-streams"]) + (catalog.map { ["--catalog", $0] } ?? []) + arguments
         let fds = try ChildProcess.pipe()
         let process: ChildProcess
         do { process = try ChildProcess(command[0], Array(command.dropFirst()), stdout: fds[1], stderr: STDERR_FILENO) } catch {
@@ -159,7 +167,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// A new server process on the same storage (this one must be stopped), started.
     func restarted() throws -> ServerProcess {
-        let next = try ServerProcess(arguments, storage: storage)
+        let next = try ServerProcess(arguments, storage: storage, catalog: catalog)
         next.ownsStorage = ownsStorage
         next.validatesStreams = validatesStreams
         ownsStorage = false

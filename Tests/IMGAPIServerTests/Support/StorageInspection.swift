@@ -2,8 +2,9 @@ import Foundation
 import XCTest
 
 extension ServerProcess {
-    /// Number of image rows in the real catalog file, read with the `sqlite3` tool.
+    /// Number of image rows in the real catalog, read with the `sqlite3` tool (or `psql`).
     func catalogImageCount() throws -> Int {
+        if let catalog { return Int(try TestPostgres.query("SELECT count(*) FROM image", at: catalog)) ?? -1 }
         let (status, output) = try ChildProcess.run("/usr/bin/sqlite3", [
             "-readonly", storage.appendingPathComponent("catalog.sqlite").path, "SELECT count(*) FROM image",
         ], timeout: 60)
