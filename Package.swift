@@ -33,10 +33,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        /// Persistence: the catalog (SQLite, or PostgreSQL) and the SHA-256 keyed blob store.
+        /// Persistence: the catalog (SQLite, or PostgreSQL) and the SHA-256 keyed blob store
+        /// (a directory, with S3-compatible object storage as the shared copy for replicas).
         .target(name: "ImageStore", dependencies: [
             "IMGAPI",
             .product(name: "GRDB", package: "GRDB.swift"),
+            "ObjectStorage",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
@@ -89,7 +92,7 @@ let package = Package(
         ]),
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
-            "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror", "ZFSStream",
+            "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror", "ZFSStream", "ObjectStorage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -102,7 +105,7 @@ let package = Package(
             .product(name: "Mustache", package: "swift-mustache"),
         ]),
         .executableTarget(name: "imgapid", dependencies: [
-            "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror", "IMGAPIClient",
+            "IMGAPIServer", "HTTPSignature", "ImageStore", "Mirror", "IMGAPIClient", "ObjectStorage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "imgpublish", dependencies: [
@@ -123,7 +126,7 @@ let package = Package(
         ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [
-            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer", "ImageStore", "IMGAPIClient",
+            "imgapid", "imgpublish", "IMGAPI", "HTTPSignature", "IMGAPIServer", "ImageStore", "IMGAPIClient", "ObjectStorage",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -47,7 +47,8 @@ public enum IMGAPIApplication {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         let openFiles = OpenFileLimit.raiseToHardLimit()
-        let repository = try ImageRepository(storage: configuration.storage, catalog: configuration.catalog, mode: configuration.mode)
+        let repository = try ImageRepository(storage: configuration.storage, catalog: configuration.catalog,
+                                             shared: try configuration.sharedBlobs(), mode: configuration.mode)
         let collected = try await repository.collectGarbage()
         if collected.uploads + collected.blobs > 0 {
             ServerLog.event("removed leftovers of interrupted work", [

@@ -113,14 +113,23 @@ extension Endpoints {
         return .send(status, range: range, fields: response)
     }
 
-    /// The blob of `file`, opened, after checking that it is still the size the catalog
-    /// recorded: a quarantined, missing or resized file is refused (503) before any header
-    /// is sent, and a newly found one quarantined.
+    /// The blob of `file`, opened (fetched first from the shared store when this replica has
+    /// no copy), after checking that it is still the size the catalog recorded: a quarantined,
+    /// missing or resized file is refused (503) before any header is sent, and a newly found
+    /// one quarantined.
     private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> (ReadFileHandle, BlobStore.FileIdentity?) {
         let path = repository.blobs.path(forSHA256: file.sha256)
         let handle: ReadFileHandle
         do {
-            handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
+            do {
+                handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
+            } catch {
+                // Not in this replica's cache: fetched, verified, from the shared store.
+                guard try await repository.fetchShared(file) else { throw error }
+                handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
+            }
+        } catch let error as IMGAPIError {
+            throw error  // the shared store could not be asked: nothing is known to be wrong with the file
         } catch {
             // A quarantined file is no longer in blobs/: only a failed open needs to ask why.
             if let problem = try await repository.catalog.quarantineProblem(file.sha256) {

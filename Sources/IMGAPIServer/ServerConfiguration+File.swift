@@ -2,6 +2,7 @@ import HTTPSignature
 import IMGAPI
 import ImageStore
 import Mirror
+import ObjectStorage
 
 /// A configuration file key that is unknown or has a bad value: the server does not start.
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -19,7 +20,7 @@ extension ServerConfiguration {
         /// means that way, refused with any other (so a reference config still starts).
         case databaseType, storageTypes, placeholderImageLifespanDays, allowInsecure
         case mirrors, upstreams, cacheMaxBytes
-        case storageDir, catalog, trustedNetworks, maxJSONBodySize
+        case storageDir, catalog, blobs, blobsCredentialsFile, trustedNetworks, maxJSONBodySize
         case listingCacheBytes
         case headTimeout, idleTimeout, bodyStallTimeout, responseStallTimeout
         case maxConnections, maxConnectionsPerAddress, logFile, verifyOnSend
@@ -84,8 +85,15 @@ extension ServerConfiguration {
             auth = a
         case .serverName: serverName = try string()
         case .storageDir: storage = try string()
+        case .blobs:
+            let text = try string()
+            do { blobs = try S3Location(parsing: text) } catch {
+                throw ConfigurationError(key: key.rawValue, problem: error.description)
+            }
+        case .blobsCredentialsFile: blobsCredentialsFile = try string()
         case .catalog:
-            do { catalog = try PostgresLocation(try string()) } catch {
+            let text = try string()
+            do { catalog = try PostgresLocation(text) } catch {
                 throw ConfigurationError(key: key.rawValue, problem: "\(error)")
             }
         case .trustedNetworks:
@@ -275,6 +283,8 @@ extension ServerConfiguration {
     private var optionalFileEntries: [(String, JSONValue)] {
         var entries: [(String, JSONValue)] = []
         if let catalog { entries.append((FileKey.catalog.rawValue, .string(catalog.url))) }
+        if let blobs { entries.append((FileKey.blobs.rawValue, .string(blobs.description))) }
+        if let blobsCredentialsFile { entries.append((FileKey.blobsCredentialsFile.rawValue, .string(blobsCredentialsFile))) }
         if let logFile { entries.append((FileKey.logFile.rawValue, .string(logFile))) }
         if let metricsAddress { entries.append((FileKey.metricsAddress.rawValue, .string(metricsAddress.description))) }
         if let tlsCertificate { entries.append((FileKey.tlsCert.rawValue, .string(tlsCertificate))) }

@@ -1,7 +1,9 @@
+import Foundation
 import HTTPSignature
 import IMGAPI
 import ImageStore
 import Mirror
+import ObjectStorage
 
 /// How requests are authenticated (reference config key `authType`).
 public enum AuthMode: String, Sendable, CaseIterable {
@@ -19,6 +21,12 @@ public struct ServerConfiguration: Sendable {
     public var storage: String
     /// A PostgreSQL catalog shared by replicas (config key `catalog`); nil: `catalog.sqlite` in `storage`.
     public var catalog: PostgresLocation?
+    /// S3-compatible object storage holding the shared copy of every file (config key
+    /// `blobs`); nil: files only in `storage`.
+    public var blobs: S3Location?
+    /// An AWS shared credentials file for `blobs` (`blobsCredentialsFile`, profile default);
+    /// nil: `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from the environment.
+    public var blobsCredentialsFile: String?
     public var host: String
     public var port: Int
     public var mode: ServerMode
@@ -94,6 +102,22 @@ public struct ServerConfiguration: Sendable {
         self.trustedNetworks = trustedNetworks
         self.maxJSONBodySize = maxJSONBodySize
         self.serverName = "imgapid/\(IMGAPIServerVersion.current)"
+    }
+}
+
+extension ServerConfiguration {
+    /// The shared store `blobs` names, with its credentials; nil when there is none.
+    public func sharedBlobs(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SharedBlobs? {
+        guard let blobs else { return nil }
+        let credentials: S3Credentials
+        if let file = blobsCredentialsFile {
+            credentials = try S3Credentials.fromFile(file)
+        } else if let fromEnvironment = S3Credentials.fromEnvironment(environment) {
+            credentials = fromEnvironment
+        } else {
+            throw ConfigurationError(key: FileKey.blobs.rawValue, problem: "no credentials for \(blobs): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or blobsCredentialsFile")
+        }
+        return SharedBlobs(client: S3Client(location: blobs, credentials: credentials))
     }
 }
 

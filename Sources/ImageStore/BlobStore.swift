@@ -20,14 +20,17 @@ public struct BlobStore: Sendable {
     public static let maximumFileSize: Int64 = 20 * 1024 * 1024 * 1024
 
     public let root: String
+    /// The shared copy of every file (replicas), with `blobs/` as this replica's cache of it.
+    public let shared: SharedBlobs?
     var blobsDirectory: String { root + "/blobs/sha256" }
     var uploadsDirectory: String { root + "/uploads" }
     var quarantineDirectory: String { root + "/quarantine" }
 
     /// Creates the directories when missing unless `creating` is false (a read-only look).
     /// Blocking: call at start-up.
-    public init(root: String, creating: Bool = true) throws {
+    public init(root: String, shared: SharedBlobs? = nil, creating: Bool = true) throws {
         self.root = root
+        self.shared = shared
         guard creating else { return }
         for directory in [blobsDirectory, uploadsDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

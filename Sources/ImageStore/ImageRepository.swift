@@ -23,18 +23,19 @@ public final class ImageRepository: Sendable {
 
     /// Opens the storage directory, and the catalog in it or on PostgreSQL (`catalog`).
     /// Blocking: call at start-up. A nil `mode` keeps the catalog's recorded mode (see `Catalog.init`).
-    public init(storage: String, catalog location: PostgresLocation? = nil, mode: ServerMode?, access: Access = .write) throws {
+    public init(storage: String, catalog location: PostgresLocation? = nil, shared: SharedBlobs? = nil,
+                mode: ServerMode?, access: Access = .write) throws {
         reserve = DiskReserve(storage: storage)
         switch access {
         case .write:
             try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
             lock = try StorageLock(storage: storage)
-            blobs = try BlobStore(root: storage)
+            blobs = try BlobStore(root: storage, shared: shared)
             catalog = try location.map { try Catalog(postgres: $0, mode: mode) } ?? Catalog(path: storage + "/catalog.sqlite", mode: mode)
             reserve.restore()
         case .readOnly:
             lock = nil
-            blobs = try BlobStore(root: storage, creating: false)
+            blobs = try BlobStore(root: storage, shared: shared, creating: false)
             catalog = try location.map { try Catalog(postgres: $0, mode: nil) } ?? Catalog(readingAt: storage + "/catalog.sqlite")
         }
         self.mode = catalog.mode
@@ -90,6 +91,8 @@ public final class ImageRepository: Sendable {
         do {
             try Self.verify(staged.digests, against: expected)
             let blobs = self.blobs
+            // Into the shared store before the writer's lock, so a long upload holds up no other write.
+            try await blobs.shared?.upload(staged.path, sha256: staged.digests.sha256)
             return try await catalog.exclusive { catalog in
                 guard var record = try catalog.image(uuid)?.record else { throw IMGAPIError.imageNotFound(uuid) }
                 guard record["activated"]?.boolValue != true else { throw IMGAPIError.imageAlreadyActivated(uuid) }
@@ -181,19 +184,21 @@ public final class ImageRepository: Sendable {
         }
     }
 
-    /// Installs `staged` (over a stored copy of the same digest) and runs `commit`, the
-    /// transaction that makes an image use it. If the commit fails (a full disk), a blob this
-    /// call placed that no image uses is removed again; if it succeeds, a quarantined copy
-    /// of the same digest is released.
+    /// Installs `staged` (over a stored copy of the same digest, and into the shared store
+    /// when there is one) and runs `commit`, the transaction that makes an image use it. If
+    /// the commit fails (a full disk), a blob this call placed that no image uses is removed
+    /// again; if it succeeds, a quarantined copy of the same digest is released.
     static func installing<T>(_ staged: StagedBlob, blobs: BlobStore, catalog: CatalogWriter,
                               _ commit: () throws -> T) throws -> T {
         let placed = try blobs.install(staged)
+        let sha256 = staged.digests.sha256
         let result: T
         do {
+            try blobs.shared?.ensure(sha256, size: staged.digests.size, from: blobs.path(forSHA256: sha256))
             result = try commit()
         } catch {
-            if placed, (try? catalog.references(toBlob: staged.digests.sha256)) == 0 {
-                blobs.remove(sha256: staged.digests.sha256)
+            if placed, (try? catalog.references(toBlob: sha256)) == 0 {
+                blobs.remove(sha256: sha256)
             }
             throw error
         }
@@ -206,8 +211,27 @@ public final class ImageRepository: Sendable {
     /// quarantined copies included.
     static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
         for file in files where try catalog.references(toBlob: file.sha256) == 0 {
+            try blobs.shared?.remove(file.sha256)
             blobs.remove(sha256: file.sha256)
             if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
         }
+    }
+
+    /// Brings a file this replica does not hold from the shared store into `blobs/`, verified
+    /// (another replica published it, or this one's cache was lost). False when there is no
+    /// shared store or it does not have the file either.
+    public func fetchShared(_ file: ImageFile) async throws -> Bool {
+        guard let shared = blobs.shared else { return false }
+        let staged = blobs.uploadsDirectory + "/" + ImageUUID.random()
+        guard try await shared.fetch(file.sha256, size: file.size, to: staged) else { return false }
+        let target = blobs.path(forSHA256: file.sha256)
+        do {
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard rename(staged, target) == 0 else { throw POSIXErrorText.current("rename a fetched file into the blob store") }
+        } catch {
+            unlink(staged)
+            throw BlobStore.storageError(error)
+        }
+        return true
     }
 }

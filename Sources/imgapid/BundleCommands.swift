@@ -41,7 +41,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let server = try location.resolved()
-        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil, access: .readOnly)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, shared: try server.sharedBlobs(), mode: nil, access: .readOnly)
         var isFolder: ObjCBool = false
         let asDirectory = to.hasSuffix("/") || (FileManager.default.fileExists(atPath: to, isDirectory: &isFolder) && isFolder.boolValue)
         let path = asDirectory && to.count > 1 && to.hasSuffix("/") ? String(to.dropLast()) : to
@@ -152,7 +152,7 @@ struct ImportBundleCommand: AsyncParsableCommand {
             return try await BundleUpload(client: try IMGAPIClient(url: to, signer: signer)).run(from: bundle, progress: progress)
         }
         let server = try location.resolved()
-        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, shared: try server.sharedBlobs(), mode: nil)
         return try await BundleImport(repository: repository, validateStreams: validateStreams ?? server.validateStreams,
                                       placement: ChannelPlacement(local: server.channels, given: nil)).run(from: bundle, progress: progress)
     }

@@ -34,7 +34,7 @@ struct CheckCommand: AsyncParsableCommand {
         guard server.catalog != nil || FileManager.default.fileExists(atPath: server.storage + "/catalog.sqlite") else {
             throw ValidationError("\(server.storage) holds no catalog.sqlite: give the storage directory of an imgapid server")
         }
-        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, shared: try server.sharedBlobs(), mode: nil)
         let findings = try await StoreCheck(repository: repository, repair: repair).run()
         let remaining = findings.filter { !$0.repaired && !$0.isNote }
         if json {

@@ -66,7 +66,7 @@ struct MirrorCommand: AsyncParsableCommand {
         if let problem = ChannelPlacement.problem(local: server.channels, given: channel) {
             throw ValidationError("--channel \(channel ?? ""): \(problem)")
         }
-        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil, access: dryRun ? .readOnly : .write)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, shared: try server.sharedBlobs(), mode: nil, access: dryRun ? .readOnly : .write)
         let display = MirrorProgress(enabled: isatty(STDERR_FILENO) == 1 && !json)
         var options = MirrorRun.Options(sources: sources, filter: filter, channel: channel, localChannels: server.channels,
                                         concurrency: concurrency, dryRun: dryRun, prune: prune)

@@ -39,7 +39,7 @@ struct ScrubCommand: AsyncParsableCommand {
 
     func run() async throws {
         let server = try location.resolved()
-        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, mode: nil)
+        let repository = try ImageRepository(storage: server.storage, catalog: server.catalog, shared: try server.sharedBlobs(), mode: nil)
         let terminal = isatty(STDERR_FILENO) == 1 && !json
         let scrub = Scrub(repository: repository, bytesPerSecond: rate.map { Int64($0) * 1_000_000 }) { done, total, bytes in
             guard terminal else { return }

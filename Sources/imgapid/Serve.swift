@@ -3,6 +3,7 @@ import Foundation
 import IMGAPI
 import IMGAPIServer
 import ImageStore
+import ObjectStorage
 
 extension ServerMode: ExpressibleByArgument {}
 extension AuthMode: ExpressibleByArgument {}
@@ -33,6 +34,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Keep the catalog in PostgreSQL, shared with other replicas: postgres://USER@HOST[:PORT]/DATABASE[?sslmode=MODE]. The password goes in PGPASSWORD or the config file, never here (default: catalog.sqlite in the data directory).", valueName: "url"))
     var catalog: String?
+
+    @Option(help: ArgumentHelp("Keep the shared copy of every file in S3-compatible object storage, for replicas: s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION. Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the config's blobsCredentialsFile (default: files only in the data directory).", valueName: "url"))
+    var blobs: String?
 
     @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1).", valueName: "addr"))
     var host: String?
@@ -86,6 +90,9 @@ struct Serve: AsyncParsableCommand {
         var configuration = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { configuration.storage = storage }
         if let catalog { configuration.catalog = try PostgresLocation.commandLine(catalog) }
+        if let blobs {
+            do { configuration.blobs = try S3Location(parsing: blobs) } catch { throw ValidationError("--blobs: \(error)") }
+        }
         if let logFile { configuration.logFile = logFile }
         if let validateStreams { configuration.validateStreams = validateStreams }
         if let tlsCert { configuration.tlsCertificate = tlsCert }

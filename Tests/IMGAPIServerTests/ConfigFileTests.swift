@@ -134,6 +134,26 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(printed["cacheMaxBytes"], .number(1_000_000))
     }
 
+    /// The shared catalog and object store are printed without secrets; a password on the
+    /// command line is refused, as every user of the machine could read it.
+    func testSharedStoresArePrintedWithoutSecrets() throws {
+        let file = try write("""
+            {"catalog": "postgres://imgapid:s3cret@db.example:5433/images?sslmode=require",
+             "blobs": "s3://images/prod?endpoint=http://10.0.0.9:9000&region=eu-1", "blobsCredentialsFile": "/etc/imgapid/aws"}
+            """)
+        let printed = try printedConfig(["--config", file])
+        XCTAssertEqual(printed["catalog"], .string("postgres://imgapid@db.example:5433/images?sslmode=require"))
+        XCTAssertEqual(printed["blobs"], .string("s3://images/prod?endpoint=http://10.0.0.9:9000&region=eu-1"))
+        XCTAssertEqual(printed["blobsCredentialsFile"], .string("/etc/imgapid/aws"))
+        XCTAssertFalse(JSONValue.object(printed).compact().contains("s3cret"))
+        let refused = try ServerProcess.run(["serve", "--print-config", "--catalog", "postgres://imgapid:s3cret@db.example/images"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("PGPASSWORD"), refused.output)
+        let bad = try ServerProcess.run(["serve", "--print-config", "--config", try write(#"{"blobs": "s3://Bad_Bucket"}"#)])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("config key \"blobs\""), bad.output)
+    }
+
     /// deploy/imgapid.example.json is a config that starts as it is, and names every key
     /// (set, or shown as a `//` comment): a new key must be documented there too.
     func testExampleConfigParsesAndNamesEveryKey() throws {

@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import Foundation
+import IMGAPI
+import NIOCore
+import ObjectStorage
+import XCTest
+
+/// Replicas: two `imgapid serve` processes, each with a data directory of its own, sharing
+/// one catalog in a real PostgreSQL (`scripts/postgres`) and one object store (the S3 peer,
+/// `scripts/s3-peer`). What is published through one is listed, shown and downloaded
+/// through the other; one killed mid-publish leaves the other serving and writing.
+final class ReplicaTests: XCTestCase {
+    var replicas: [ServerProcess] = []
+    var objects: S3Client!
+
+    override func setUp() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let endpoint = environment["IMGAPID_TEST_S3_ENDPOINT"], let id = environment["IMGAPID_TEST_S3_KEY_ID"],
+              let secret = environment["IMGAPID_TEST_S3_SECRET"] else {
+            if environment["CI"] == "true" { throw TestFailure("no S3 peer: scripts/test starts one with scripts/s3-peer") }
+            throw XCTSkip("no S3 peer: run `eval \"$(scripts/s3-peer)\"` first")
+        }
+        let catalog = try TestPostgres.newDatabase()
+        let location = try S3Location(parsing: "s3://imgapid-test/replicas-\(UUID().uuidString)?endpoint=\(endpoint)&region=us-east-1")
+        objects = S3Client(location: location, credentials: S3Credentials(accessKeyID: id, secretAccessKey: secret))
+        let directory = try ServerProcess.temporaryDirectory()
+        let credentials = directory.appendingPathComponent("credentials")
+        try "[default]\naws_access_key_id = \(id)\naws_secret_access_key = \(secret)\n".write(to: credentials, atomically: true, encoding: .utf8)
+        let config = directory.appendingPathComponent("config.json")
+        try #"{"blobs": "\#(location)", "blobsCredentialsFile": "\#(credentials.path)", "trustedNetworks": ["127.0.0.1/32"]}"#
+            .write(to: config, atomically: true, encoding: .utf8)
+        for _ in 0..<2 {
+            let replica = try ServerProcess(["--config", config.path], catalog: catalog)
+            try replica.start()
+            replicas.append(replica)
+        }
+    }
+
+    override func tearDown() async throws {
+        for replica in replicas { replica.stop() }
+    }
+
+    /// The object key the server uses for a file's SHA-256 (`SharedBlobs.key`).
+    func objectKey(_ bytes: [UInt8]) -> String {
+        let sha256 = Fixture.sha256(bytes)
+        return objects.location.key("blobs/sha256/\(sha256.prefix(2))/\(sha256)")
+    }
+
+    func testPublishedOnOneReplicaIsServedByTheOther() async throws {
+        let (first, second) = (TestClient(replicas[0]), TestClient(replicas[1]))
+        let uuid = "5e000000-0000-4000-8000-000000000001"
+        let file = Fixture.bytes(3 * 1024 * 1024, seed: 41)
+        try await first.publish(uuid, name: "shared", file: file)
+        let stored = try await objects.headObject(objectKey(file))
+        XCTAssertEqual(stored?.size, Int64(file.count), "the file is in the object store")
+        XCTAssertEqual(replicas[1].files(under: "blobs"), [], "the other replica holds no copy yet")
+
+        // The other replica's listing follows within a second (its cached answer is dropped).
+        let deadline = Date().addingTimeInterval(2)
+        var listed: [String] = []
+        while Date() < deadline {
+            listed = try await second.get("/images?name=shared").json().arrayValue?.compactMap { $0.objectValue?["uuid"]?.stringValue } ?? []
+            if listed == [uuid] { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(listed, [uuid])
+        let shown = try await second.get("/images/\(uuid)").object()
+        XCTAssertEqual(shown["state"], .string("active"))
+        let downloaded = try await second.get("/images/\(uuid)/file")
+        XCTAssertEqual(downloaded.status, 200)
+        XCTAssertTrue(downloaded.body == file, "the bytes published through the first replica")
+        XCTAssertEqual(downloaded.header("Content-MD5"), Fixture.md5Base64(file))
+        XCTAssertEqual(replicas[1].files(under: "blobs").count, 1, "fetched, verified, into the replica's cache")
+        let ranged = try await second.get("/images/\(uuid)/file", headers: [("Range", "bytes=10-19")])
+        XCTAssertTrue(ranged.body == Array(file[10..<20]))
+
+        // Deleting through the second replica removes the shared copy; the first no longer lists it.
+        expect(try await second.request(.DELETE, "/images/\(uuid)"), status: 204)
+        let gone = try await objects.headObject(objectKey(file))
+        XCTAssertNil(gone, "the object no image uses is removed")
+        expect(try await first.get("/images/\(uuid)"), status: 404)
+    }
+
+    func testKillingAReplicaMidPublishLeavesTheOtherServingAndWriting() async throws {
+        let (first, second) = (TestClient(replicas[0]), TestClient(replicas[1]))
+        let uuid = "5e000000-0000-4000-8000-000000000002"
+        expect(try await first.postJSON("/images/\(uuid)?action=import", Fixture.manifest(uuid: uuid)), status: 200)
+        // 4 MiB of a declared 32 MiB, then the first replica dies waiting for the rest.
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        let upload = Task {
+            try await first.request(.PUT, "/images/\(uuid)/file?compression=gzip", headers: [],
+                                    streamedBody: .stream(stream, length: .known(Int64(32 * 1024 * 1024))))
+        }
+        for _ in 0..<4 { continuation.yield(ByteBuffer(bytes: Fixture.bytes(1024 * 1024, seed: 7))) }
+        let deadline = Date().addingTimeInterval(30)
+        while replicas[0].files(under: "uploads").isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertFalse(replicas[0].files(under: "uploads").isEmpty, "the upload was under way")
+        replicas[0].kill()
+        continuation.finish()
+        _ = try? await upload.value
+
+        let image = try await second.get("/images/\(uuid)").object()
+        XCTAssertEqual(image["state"], .string("unactivated"), "the publish failed: the image never got its file")
+        XCTAssertEqual(image["files"], .array([]))
+        // The dead replica held no lock the living one waits for: it publishes at once.
+        let other = "5e000000-0000-4000-8000-000000000003"
+        let file = Fixture.bytes(100_000, seed: 8)
+        try await second.publish(other, name: "after", file: file)
+        let downloaded = try await second.get("/images/\(other)/file")
+        XCTAssertTrue(downloaded.body == file)
+    }
+}
