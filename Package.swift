@@ -122,7 +122,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ImageStoreTests", dependencies: [
-            "ImageStore", "IMGAPI", .product(name: "GRDB", package: "GRDB.swift"),
+            "ImageStore", "IMGAPI", "ObjectStorage", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [

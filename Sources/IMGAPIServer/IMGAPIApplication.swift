@@ -93,7 +93,7 @@ public enum IMGAPIApplication {
         let background: [any Service] = [
             MirrorScheduler(repository: repository, metrics: metrics, settings: settings),
             ScrubScheduler(repository: repository, settings: settings, status: metrics.scrub),
-        ]
+        ] + (repository.blobs.shared == nil ? [] : [SharedStoreCleanup(repository: repository)])
         let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
             AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: settings.timeouts, counts: counts), ContinueHandler(),
             CloseAfterResponseHandler(), WritesBeforeCloseHandler(),

@@ -1,3 +1,4 @@
+import Foundation
 import IMGAPI
 import ImageStore
 import Mirror
@@ -6,7 +7,8 @@ import ServiceLifecycle
 /// Runs the configured mirrors (`mirrors`, as in force: SIGHUP may change them) in the
 /// background of `imgapid serve`, one at a time, each when its interval has passed since its
 /// last run (a new or changed one at once), logs what each run did and counts it in
-/// `metrics`. Runs wait while the server is read-only. Stops with the server.
+/// `metrics`. Runs wait while the server is read-only. Stops with the server. Replicas
+/// sharing a catalog run each mirror on one of them at a time, once per interval between them.
 struct MirrorScheduler: Service {
     let repository: ImageRepository
     let metrics: ServerMetrics
@@ -38,15 +40,41 @@ struct MirrorScheduler: Service {
                     ServerLog.event("mirror run skipped: the server is read-only", [
                         ("from", .array(mirror.options.sources.map(JSONValue.string))),
                     ])
+                    due[key] = clock.now + mirror.interval
                 } else {
-                    let report = await MirrorRun(repository: repository, options: mirror.options).run()
-                    metrics.mirrored(report)
-                    log(report, mirror)
+                    due[key] = await runAlone(key, mirror, clock: clock)
                 }
-                due[key] = clock.now + mirror.interval
             }
             let next = min(due.values.min() ?? clock.now + Self.recheck, clock.now + Self.recheck)
             do { try await Task.sleep(until: next, clock: clock) } catch { return }
+        }
+    }
+
+    /// Runs the mirror unless another replica sharing the catalog is running it or ran it
+    /// within its interval; returns when it is due next. The last run is kept in the catalog
+    /// as "MILLISECONDS REPLICA": a server's own earlier runs do not hold it back at start.
+    private func runAlone(_ key: String, _ mirror: ScheduledMirror, clock: ContinuousClock) async -> ContinuousClock.Instant {
+        let metaKey = "mirror_last_run " + key
+        let replica = ProcessInfo.processInfo.hostName + ":" + settings.configuration.storage
+        do {
+            let ran = try await repository.catalog.alone("mirror " + key) { () async throws -> ContinuousClock.Instant in
+                if let text = try await repository.catalog.meta(metaKey), let space = text.firstIndex(of: " "),
+                   let ms = Int64(text[..<space]), text[text.index(after: space)...] != replica {
+                    let age = Duration.milliseconds(max(0, Int64(Date().timeIntervalSince1970 * 1000) - ms))
+                    if age < mirror.interval { return clock.now - age }
+                }
+                let report = await MirrorRun(repository: repository, options: mirror.options).run()
+                metrics.mirrored(report)
+                log(report, mirror)
+                let value = "\(Int64(Date().timeIntervalSince1970 * 1000)) \(replica)"
+                try await repository.catalog.exclusive { catalog in try catalog.setMeta(metaKey, value) }
+                return clock.now
+            }
+            return (ran ?? clock.now) + mirror.interval
+        } catch {
+            ServerLog.event("mirror run failed", [("level", .string("error")), ("error", .string("\(error)")),
+                                                  ("from", .array(mirror.options.sources.map(JSONValue.string)))])
+            return clock.now + mirror.interval
         }
     }
 

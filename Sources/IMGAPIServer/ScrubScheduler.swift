@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// the last scrub ended (kept in the catalog, so restarts do not postpone it; a new store
 /// counts from its first start; 0: no scrubs), one file at a time at most `scrubRate` MB/s,
 /// both as in force (SIGHUP may change them), and logs the result and reports it to
-/// `status` (for `/ready` and `/metrics`). Requests go on meanwhile.
+/// `status` (for `/ready` and `/metrics`). Requests go on meanwhile. Replicas sharing a
+/// catalog scrub one at a time, once per interval between them.
 struct ScrubScheduler: Service {
     let repository: ImageRepository
     let settings: LiveSettings
@@ -28,30 +29,41 @@ struct ScrubScheduler: Service {
                         try await Task.sleep(until: configuration.scrubInterval > 0 ? min(due, .now + Self.recheck) : .now + Self.recheck)
                         continue
                     }
-                    status.started()
-                    let rate = Int64(configuration.scrubRate) * 1_000_000
-                    do {
-                        let report = try await withTaskExecutorPreference(CPUExecutor.shared) {
-                            try await Scrub(repository: repository, bytesPerSecond: rate) { [status] in
-                                status.advanced(done: $0, total: $1, bytes: $2)
-                            }.run()
-                        }
-                        status.ended(report)
-                        log(report)
-                    } catch is CancellationError {
-                        return
-                    } catch {
-                        status.ended(nil)
-                        ServerLog.event("scrub failed", [("level", .string("error")), ("error", .string("\(error)"))])
+                    // One replica at a time: another that is scrubbing, or scrubbed since this
+                    // one last looked, puts this one's next scrub off.
+                    let ended = try await repository.catalog.alone("scrub") { () async throws -> ContinuousClock.Instant in
+                        let recorded = try await lastScrub()
+                        guard recorded + .seconds(configuration.scrubInterval) <= .now else { return recorded }
+                        try await scrub(rate: Int64(configuration.scrubRate) * 1_000_000)
+                        try await record(Date())
+                        return .now
                     }
-                    last = .now
-                    try await record(Date())
+                    last = ended ?? .now
                 }
             } catch {
                 if !(error is CancellationError) {
                     ServerLog.event("scrubs stopped", [("level", .string("error")), ("error", .string("\(error)"))])
                 }
             }
+        }
+    }
+
+    /// Scrubs every file once, reporting to `status` and the log; a failed scrub is logged.
+    private func scrub(rate: Int64) async throws {
+        status.started()
+        do {
+            let report = try await withTaskExecutorPreference(CPUExecutor.shared) {
+                try await Scrub(repository: repository, bytesPerSecond: rate) { [status] in
+                    status.advanced(done: $0, total: $1, bytes: $2)
+                }.run()
+            }
+            status.ended(report)
+            log(report)
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            status.ended(nil)
+            ServerLog.event("scrub failed", [("level", .string("error")), ("error", .string("\(error)"))])
         }
     }
 

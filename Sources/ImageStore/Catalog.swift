@@ -318,6 +318,12 @@ public final class Catalog: Sendable {
         try await database.read { db in Set(try db.strings("SELECT DISTINCT sha256 FROM image_file")) }
     }
 
+    /// Runs `body` unless another replica sharing the catalog is running the job `name`
+    /// (then nil): scrubs, mirror runs and clean-ups run on one replica at a time.
+    public func alone<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await database.alone(name, body)
+    }
+
     /// Whether a write could go through now, writing nothing (`/ready`).
     public func probeWrite() async throws {
         try await database.probeWrite()

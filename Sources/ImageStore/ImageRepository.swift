@@ -110,6 +110,13 @@ public final class ImageRepository: Sendable {
             }
         } catch {
             await blobs.discard(staged)
+            if let shared = blobs.shared {
+                // A failed publish leaves no object behind (unless an image uses the same file).
+                let sha256 = staged.digests.sha256
+                _ = try? await catalog.exclusive { catalog in
+                    if try catalog.references(toBlob: sha256) == 0 { try shared.remove(sha256) }
+                }
+            }
             throw error
         }
     }
@@ -217,21 +224,49 @@ public final class ImageRepository: Sendable {
         }
     }
 
+    /// Clears the shared store of what failed or interrupted publishes left: multipart uploads
+    /// begun, and files stored, more than `age` ago that no image uses (each checked again
+    /// as the only writer, so a file an image adopts meanwhile stays). Returns how many of each.
+    public func collectSharedGarbage(olderThan age: Duration) async throws -> (uploads: Int, files: Int) {
+        guard let shared = blobs.shared else { return (0, 0) }
+        let uploads = try await shared.client.abortIncompleteUploads(olderThan: age)
+        let referenced = try await catalog.referencedBlobs()
+        var removed = 0
+        for sha256 in try await shared.files(olderThan: age) where !referenced.contains(sha256) {
+            let gone = try await catalog.exclusive { catalog in
+                guard try catalog.references(toBlob: sha256) == 0 else { return false }
+                try shared.remove(sha256)
+                return true
+            }
+            if gone { removed += 1 }
+        }
+        return (uploads, removed)
+    }
+
     /// Brings a file this replica does not hold from the shared store into `blobs/`, verified
-    /// (another replica published it, or this one's cache was lost). False when there is no
-    /// shared store or it does not have the file either.
+    /// (another replica published it, this one's cache was lost, or its copy was quarantined:
+    /// the verified copy heals it). False when there is no shared store or it does not have
+    /// the file either, or no image uses the file any more.
     public func fetchShared(_ file: ImageFile) async throws -> Bool {
         guard let shared = blobs.shared else { return false }
         let staged = blobs.uploadsDirectory + "/" + ImageUUID.random()
         guard try await shared.fetch(file.sha256, size: file.size, to: staged) else { return false }
-        let target = blobs.path(forSHA256: file.sha256)
-        do {
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard rename(staged, target) == 0 else { throw POSIXErrorText.current("rename a fetched file into the blob store") }
-        } catch {
-            unlink(staged)
-            throw BlobStore.storageError(error)
+        let blobs = self.blobs
+        return try await catalog.exclusive { catalog in
+            guard try catalog.references(toBlob: file.sha256) > 0 else {
+                unlink(staged)
+                return false
+            }
+            let target = blobs.path(forSHA256: file.sha256)
+            do {
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                guard rename(staged, target) == 0 else { throw POSIXErrorText.current("rename a fetched file into the blob store") }
+            } catch {
+                unlink(staged)
+                throw BlobStore.storageError(error)
+            }
+            if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
+            return true
         }
-        return true
     }
 }

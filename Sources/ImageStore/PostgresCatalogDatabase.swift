@@ -84,6 +84,33 @@ final class PostgresCatalogDatabase: CatalogDatabase {
         }
     }
 
+    /// Holds an advisory lock named for the job on a connection of its own while `body`
+    /// runs; a replica that dies mid-job loses it with the connection, so another takes over.
+    func alone<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
+                                                              configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw PostgresUnavailable(location: location, reason: Self.reason(error))
+        }
+        defer { Self.discard(connection) }
+        let key = Self.jobLock(name)
+        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger)
+        var acquired = false
+        for try await (locked) in rows.decode(Bool.self) { acquired = locked }
+        guard acquired else { return nil }
+        // Closing the connection (deferred above) lets the lock go.
+        return try await body()
+    }
+
+    /// A job's advisory lock key: FNV-1a of its name, beside the fixed keys.
+    static func jobLock(_ name: String) -> Int64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in ("imgapid job " + name).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return Int64(bitPattern: hash)
+    }
+
     /// PostgreSQL checks its own pages; there is nothing for imgapid to add.
     func integrityProblems() async throws -> [String] { [] }
 

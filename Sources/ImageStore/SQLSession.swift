@@ -121,6 +121,9 @@ public protocol CatalogDatabase: Sendable {
     func probeWrite() async throws
     /// What the engine's own consistency check reports; empty when the database is sound.
     func integrityProblems() async throws -> [String]
+    /// Runs `body` unless another process sharing the database is running the job `name`
+    /// (then nil): background work that must not run twice at once.
+    func alone<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T?
     /// Calls `changed` whenever another process commits a change (nothing, where no other process writes).
     func watchChanges(_ changed: @escaping @Sendable () async -> Void)
     /// How to name this database in logs and messages, without secrets.

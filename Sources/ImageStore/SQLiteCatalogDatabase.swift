@@ -66,6 +66,11 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
         try await pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" } }
     }
 
+    /// Only the process holding the storage lock uses the catalog for background work.
+    func alone<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await body()
+    }
+
     /// Only the process holding the storage lock writes: there is no other writer to watch.
     func watchChanges(_ changed: @escaping @Sendable () async -> Void) {}
 

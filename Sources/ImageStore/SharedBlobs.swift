@@ -17,8 +17,9 @@ public struct SharedBlobs: Sendable {
         self.client = client
     }
 
+    /// The object key of a file, below the location's prefix (which the client adds).
     func key(_ sha256: String) -> String {
-        client.location.key("blobs/sha256/\(sha256.prefix(2))/\(sha256)")
+        "blobs/sha256/\(sha256.prefix(2))/\(sha256)"
     }
 
     /// Uploads the verified file at `path` (streamed from disk; multipart above one part).
@@ -81,6 +82,18 @@ public struct SharedBlobs: Sendable {
         } catch {
             unlink(path)
             throw error is IMGAPIError ? error : Self.unavailable("fetch the file \(sha256) from", error)
+        }
+    }
+
+    /// Files in the shared store last written more than `age` ago (candidates for removal
+    /// when no image uses them), by SHA-256.
+    func files(olderThan age: Duration) async throws -> [String] {
+        let cutoff = Date().addingTimeInterval(-Double(age.components.seconds))
+        do {
+            return try await client.listObjects(under: "blobs/sha256/").filter { $0.lastModified < cutoff }
+                .compactMap { $0.key.split(separator: "/").last.map(String.init) }.filter { $0.count == 64 }
+        } catch {
+            throw Self.unavailable("list the files in", error)
         }
     }
 

@@ -192,6 +192,35 @@ public struct S3Client: Sendable {
         return uploads
     }
 
+    /// An object as a listing shows it.
+    public struct ListedObject: Sendable, Equatable {
+        /// The key below the location's prefix.
+        public let key: String
+        public let size: Int64
+        public let lastModified: Date
+    }
+
+    /// The objects whose keys (below the location's prefix) start with `under`, in key
+    /// order (ListObjectsV2, a thousand a page, at most a million).
+    public func listObjects(under: String = "") async throws -> [ListedObject] {
+        var objects: [ListedObject] = []
+        var continuation: [(String, String)] = []
+        let start = location.key("")
+        for _ in 0..<1000 {
+            let operation = "list the objects of \(location.bucket)"
+            let query = [("list-type", "2"), ("prefix", location.key(under))] + continuation
+            let xml = try await expect(try await send(.GET, nil, query: query, operation: operation), [200], operation)
+            for object in xml?.all("Contents") ?? [] {
+                guard let full = object["Key"]?.text, full.hasPrefix(start) else { continue }
+                objects.append(ListedObject(key: String(full.dropFirst(start.count)), size: Int64(object["Size"]?.text ?? "") ?? 0,
+                                            lastModified: object["LastModified"].flatMap { Self.iso8601($0.text) } ?? .distantPast))
+            }
+            guard xml?["IsTruncated"]?.text == "true", let token = xml?["NextContinuationToken"]?.text else { break }
+            continuation = [("continuation-token", token)]
+        }
+        return objects
+    }
+
     /// Aborts the incomplete uploads under the prefix that started more than `age` before
     /// `now` (a publish that died mid-upload leaves one); returns how many.
     @discardableResult

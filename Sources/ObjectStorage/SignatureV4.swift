@@ -64,8 +64,10 @@ public struct SignatureV4: Sendable {
     }
 
     /// Pairs sorted by encoded key then value, each `key=value` (an empty value stays `key=`).
+    /// A `/` in a value stays as it is, as the AWS SDKs send and sign it (a `prefix` of
+    /// nested keys); the same text is the request's query.
     static func canonicalQuery(_ query: [(String, String)]) -> String {
-        query.map { (uriEncode($0.0), uriEncode($0.1)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        query.map { (uriEncode($0.0), uriEncode($0.1, keepSlash: true)) }.sorted { $0 < $1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
     /// RFC 3986 percent-encoding as SigV4 wants it: everything but `A-Z a-z 0-9 - _ . ~`

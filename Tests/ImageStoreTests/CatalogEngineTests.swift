@@ -177,4 +177,32 @@ final class CatalogEngineTests: XCTestCase {
         let seen = try await reader.image(String(format: "0c000000-0000-4000-8000-%012d", 7))
         XCTAssertEqual(seen?.record["name"], .string("from-another-replica"))
     }
+
+    /// Background work runs on one replica at a time: a job another replica holds is
+    /// skipped, and its lock goes with the replica.
+    func testBackgroundJobsRunOnOneReplicaAtATime() async throws {
+        guard let location = try Self.newPostgresDatabase() else { throw XCTSkip("no PostgreSQL server") }
+        let first = try Catalog(postgres: location, mode: .public)
+        let second = try Catalog(postgres: location, mode: .public)
+        let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+        let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await first.alone("scrub") {
+                enteredContinuation.yield()
+                for await _ in release { break }
+                return "first"
+            }
+        }
+        for await _ in entered { break }
+        let meanwhile = try await second.alone("scrub") { "second" }
+        XCTAssertNil(meanwhile, "the job another replica runs is skipped")
+        let other = try await second.alone("mirror x") { "other job" }
+        XCTAssertEqual(other, "other job", "other jobs are not held up")
+        releaseContinuation.yield()
+        let held = try await holder.value
+        XCTAssertEqual(held, "first")
+        let after = try await second.alone("scrub") { "second" }
+        XCTAssertEqual(after, "second", "the lock went when the job ended")
+    }
 }
+
