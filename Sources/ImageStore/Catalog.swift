@@ -198,6 +198,13 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Every image copied with `imgapid mirror`, with the upstream it came from.
+    public func mirrorSources() async throws -> [String: String] {
+        try await database.read { db in
+            Dictionary(try db.rows("SELECT uuid, source FROM image_mirror_source").map { ($0.string(0), $0.string(1)) }) { $1 }
+        }
+    }
+
     /// A stored file with this sha1, if any image has one: its bytes need not be fetched again.
     public func file(withSHA1 sha1: String) async throws -> ImageFile? {
         try await database.read { db in

@@ -14,10 +14,11 @@ extension ImageRepository {
     /// there (`activated`, `disabled` as recorded in `record`), all in one catalog
     /// transaction: the image is never visible without its file. Origins already here join
     /// the image's channels. `mirroredFrom` records the upstream for `imgapid mirror --prune`;
-    /// `icon`, the upstream image's icon.
+    /// `icon`, the upstream image's icon; `mtime`, when a staged file was first uploaded (now
+    /// when not given).
     public func addImported(_ record: JSONObject, file source: ImportedFile, compression: String, datasetGUID: String?,
                             stream: ImageFile.StreamCheck? = nil, icon: ImageIcon? = nil,
-                            mirroredFrom: String? = nil, cachedFrom: String? = nil) async throws -> StoredImage {
+                            mirroredFrom: String? = nil, cachedFrom: String? = nil, mtime: Int64? = nil) async throws -> StoredImage {
         do {
             if case .staged(let staged, let expected) = source { try Self.verify(staged.digests, against: expected) }
             let blobs = self.blobs
@@ -34,7 +35,7 @@ extension ImageRepository {
                     file = ImageFile(sha256: staged.digests.sha256, sha1: staged.digests.sha1,
                                      contentMD5: staged.digests.contentMD5, size: staged.digests.size,
                                      compression: compression, datasetGUID: datasetGUID,
-                                     mtime: Int64(Date().timeIntervalSince1970 * 1000), stream: stream)
+                                     mtime: mtime ?? Int64(Date().timeIntervalSince1970 * 1000), stream: stream)
                 case .existing(let stored):
                     guard try catalog.references(toBlob: stored.sha256) > 0 else {
                         throw IMGAPIError.storageIsDown("the stored copy of file \(stored.sha1) went away")

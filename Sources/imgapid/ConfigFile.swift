@@ -3,6 +3,7 @@ import Foundation
 import IMGAPI
 import IMGAPIServer
 import ImageStore
+import ObjectStorage
 
 extension ServerConfiguration {
     /// The defaults with the JSON config file at `path` applied; a file that cannot be read
@@ -24,9 +25,9 @@ extension ServerConfiguration {
     }
 }
 
-/// `--config` and `--storage`, as the commands that work on a server's storage take them:
-/// the config file's settings (storageDir, channels, validateStreams), and the storage
-/// directory `--storage` names, else the config's.
+/// `--config`, `--storage`, `--catalog` and `--blobs`, as the commands that work on a
+/// server's storage take them: the config file's settings (storageDir, catalog, blobs,
+/// channels, validateStreams), each overridden by the option that names it.
 struct StorageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The server's JSON configuration file: its storageDir (and channels, validateStreams) apply.", valueName: "file"))
     var config: String?
@@ -37,11 +38,17 @@ struct StorageOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The server's PostgreSQL catalog, postgres://USER@HOST[:PORT]/DATABASE (default: the config's catalog, else catalog.sqlite in the data directory); the password goes in PGPASSWORD.", valueName: "url"))
     var catalog: String?
 
+    @Option(help: ArgumentHelp("The server's shared object store, s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION (default: the config's blobs, else none).", valueName: "url"))
+    var blobs: String?
+
     /// The server's configuration, with `storage` set to the directory to work on.
     func resolved() throws -> ServerConfiguration {
         var server = try config.map(ServerConfiguration.reading) ?? ServerConfiguration()
         if let storage { server.storage = storage }
         if let catalog { server.catalog = try PostgresLocation.commandLine(catalog) }
+        if let blobs {
+            do { server.blobs = try S3Location(parsing: blobs) } catch { throw ValidationError("--blobs: \(error)") }
+        }
         return server
     }
 }

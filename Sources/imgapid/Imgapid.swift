@@ -11,5 +11,5 @@ struct Imgapid: AsyncParsableCommand {
             every file verified on the way in.
             """,
         subcommands: [Serve.self, Keys.self, MirrorCommand.self, ScrubCommand.self, CheckCommand.self, BackupCommand.self, RestoreCommand.self,
-                      ExportCommand.self, ImportBundleCommand.self])
+                      ExportCommand.self, ImportBundleCommand.self, MigrateCommand.self])
 }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import IMGAPI
 import NIOCore
@@ -14,23 +13,11 @@ final class ReplicaTests: XCTestCase {
     var objects: S3Client!
 
     override func setUp() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let endpoint = environment["IMGAPID_TEST_S3_ENDPOINT"], let id = environment["IMGAPID_TEST_S3_KEY_ID"],
-              let secret = environment["IMGAPID_TEST_S3_SECRET"] else {
-            if environment["CI"] == "true" { throw TestFailure("no S3 peer: scripts/test starts one with scripts/s3-peer") }
-            throw XCTSkip("no S3 peer: run `eval \"$(scripts/s3-peer)\"` first")
-        }
+        let store = try TestObjectStore()
+        objects = store.client
         let catalog = try TestPostgres.newDatabase()
-        let location = try S3Location(parsing: "s3://imgapid-test/replicas-\(UUID().uuidString)?endpoint=\(endpoint)&region=us-east-1")
-        objects = S3Client(location: location, credentials: S3Credentials(accessKeyID: id, secretAccessKey: secret))
-        let directory = try ServerProcess.temporaryDirectory()
-        let credentials = directory.appendingPathComponent("credentials")
-        try "[default]\naws_access_key_id = \(id)\naws_secret_access_key = \(secret)\n".write(to: credentials, atomically: true, encoding: .utf8)
-        let config = directory.appendingPathComponent("config.json")
-        try #"{"blobs": "\#(location)", "blobsCredentialsFile": "\#(credentials.path)", "trustedNetworks": ["127.0.0.1/32"]}"#
-            .write(to: config, atomically: true, encoding: .utf8)
         for _ in 0..<2 {
-            let replica = try ServerProcess(["--config", config.path], catalog: catalog)
+            let replica = try ServerProcess(["--config", store.config.path], catalog: catalog)
             try replica.start()
             replicas.append(replica)
         }
@@ -40,18 +27,12 @@ final class ReplicaTests: XCTestCase {
         for replica in replicas { replica.stop() }
     }
 
-    /// The object key the server uses for a file (`SharedBlobs.key`), below the location's prefix.
-    func objectKey(_ bytes: [UInt8]) -> String {
-        let sha256 = Fixture.sha256(bytes)
-        return "blobs/sha256/\(sha256.prefix(2))/\(sha256)"
-    }
-
     func testPublishedOnOneReplicaIsServedByTheOther() async throws {
         let (first, second) = (TestClient(replicas[0]), TestClient(replicas[1]))
         let uuid = "5e000000-0000-4000-8000-000000000001"
         let file = Fixture.bytes(3 * 1024 * 1024, seed: 41)
         try await first.publish(uuid, name: "shared", file: file)
-        let stored = try await objects.headObject(objectKey(file))
+        let stored = try await objects.headObject(TestObjectStore.key(file))
         XCTAssertEqual(stored?.size, Int64(file.count), "the file is in the object store")
         XCTAssertEqual(replicas[1].files(under: "blobs"), [], "the other replica holds no copy yet")
 
@@ -76,7 +57,7 @@ final class ReplicaTests: XCTestCase {
 
         // Deleting through the second replica removes the shared copy; the first no longer lists it.
         expect(try await second.request(.DELETE, "/images/\(uuid)"), status: 204)
-        let gone = try await objects.headObject(objectKey(file))
+        let gone = try await objects.headObject(TestObjectStore.key(file))
         XCTAssertNil(gone, "the object no image uses is removed")
         expect(try await first.get("/images/\(uuid)"), status: 404)
     }
