@@ -24,6 +24,7 @@ import time
 
 OWNER = "00000000-0000-0000-0000-000000000000"
 IMGAPID_PORT, NGINX_PORT, CACHE_PORT = 18480, 18481, 18482
+REPLICA_PORTS = (18483, 18484)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -201,13 +202,14 @@ class Bench:
                 f"| {latency(ours)} | {latency(base)} | {cpu(ours)} / {cpu(base)} |")
 
 
-def seed(count, threads, file_bytes, start=1):
+def seed(count, threads, file_bytes, start=1, ports=(IMGAPID_PORT,)):
     """Publishes `count` active images (create by import, file, activate) from `threads`
-    clients; returns images per second. Each image's file is `file_bytes` with its number."""
+    clients, spread over `ports`; returns images per second. Each image's file is
+    `file_bytes` with its number."""
     errors = []
 
     def work(first):
-        c = http.client.HTTPConnection("127.0.0.1", IMGAPID_PORT, timeout=120)
+        c = http.client.HTTPConnection("127.0.0.1", ports[first % len(ports)], timeout=120)
         try:
             for i in range(first, start + count, threads):
                 uuid = "%08x-0000-4000-8000-%012x" % (i, i)
@@ -309,6 +311,88 @@ def pull_through(work, binary, bench, size, uuid, duration, upstream_pids):
         cache.stop()
 
 
+def exported(command):
+    """Runs a script that prints `export NAME=VALUE` lines; puts them in this environment."""
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for name, value in re.findall(r"^export (\w+)=(.*)$", out, re.M):
+        os.environ[name] = value
+
+
+def replicas(work, binary, bench, size, duration):
+    """Two imgapid replicas on one PostgreSQL catalog and one S3 peer (scripts/postgres,
+    scripts/s3-peer) against one: publish and listing rates."""
+    exported(["scripts/postgres"])
+    exported(["scripts/s3-peer"])
+    servers = []
+    try:
+        database = "bench_%d" % os.getpid()
+        subprocess.run(["psql", "-X", "-q", os.environ["IMGAPID_TEST_POSTGRES_URL"], "-c", f"CREATE DATABASE {database}"],
+                       check=True)
+        catalog = re.sub(r"/postgres\?", f"/{database}?", os.environ["IMGAPID_TEST_POSTGRES_URL"])
+        credentials = os.path.join(work, "aws-credentials")
+        with open(credentials, "w") as out:
+            out.write("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                      % (os.environ["IMGAPID_TEST_S3_KEY_ID"], os.environ["IMGAPID_TEST_S3_SECRET"]))
+        config = os.path.join(work, "replica.json")
+        with open(config, "w") as out:
+            json.dump({"catalog": catalog, "blobsCredentialsFile": credentials,
+                       "blobs": f"s3://imgapid-test/bench-{os.getpid()}?endpoint={os.environ['IMGAPID_TEST_S3_ENDPOINT']}"}, out)
+        servers += [Server(binary, os.path.join(work, f"replica-{n}"), os.path.join(work, f"replica-{n}.log"), config, port=port)
+                   for n, port in enumerate(REPLICA_PORTS)]
+        servers[0].start()
+        one = seed(size // 2, 8, os.urandom(4096), start=20_000_000, ports=REPLICA_PORTS[:1])
+        servers[1].start()
+        two = seed(size // 2, 8, os.urandom(4096), start=30_000_000, ports=REPLICA_PORTS)
+        bench.record(f"publish, 8 clients, 4 KiB files, two replicas (to {size} images)", "images/s", {"rate": two},
+                     "one replica", {"rate": one})
+        for port in REPLICA_PORTS:  # each replica's listing cache warm
+            if request("GET", "/images", port=port)[0] != 200:
+                fail(f"replica on {port} did not list")
+        single = wrk(f"http://127.0.0.1:{REPLICA_PORTS[0]}/images", 64, duration, servers[0].pids)
+        results = [None, None]
+        def load(n):
+            results[n] = wrk(f"http://127.0.0.1:{REPLICA_PORTS[n]}/images", 32, duration, servers[n].pids)
+        threads = [threading.Thread(target=load, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        both = {"rate": results[0]["rate"] + results[1]["rate"], "p50": max(r["p50"] for r in results),
+                "p99": max(r["p99"] for r in results)}
+        bench.record(f"GET /images ({size} images), two replicas", "req/s", both, "one replica", single)
+
+        # What sharing costs one server: one replica against the embedded default (SQLite, a disk).
+        embedded = Server(binary, os.path.join(work, "embedded"), os.path.join(work, "embedded.log"))
+        servers.append(embedded)
+        embedded.start()
+        local = seed(size // 2, 8, os.urandom(4096), start=20_000_000)
+        bench.record(f"publish, 8 clients, 4 KiB files, one replica (to {size // 2} images)", "images/s", {"rate": one},
+                     "embedded SQLite and disk", {"rate": local})
+        seed(size // 2, 8, os.urandom(4096), start=30_000_000)
+        request("GET", "/images")
+        alone = wrk(f"http://127.0.0.1:{IMGAPID_PORT}/images", 64, duration, embedded.pids)
+        bench.record(f"GET /images ({size} images), one replica", "req/s", single, "embedded SQLite and disk", alone)
+        embedded.stop()
+
+        # Where a replica's publish time goes: the catalog on PostgreSQL, files on disk.
+        catalog_only = os.path.join(work, "catalog-only.json")
+        with open(catalog_only, "w") as out:
+            json.dump({"catalog": re.sub(r"/bench_\d+\?", f"/{database}_pg?", catalog)}, out)
+        subprocess.run(["psql", "-X", "-q", os.environ["IMGAPID_TEST_POSTGRES_URL"], "-c", f"CREATE DATABASE {database}_pg"],
+                       check=True)
+        postgres_only = Server(binary, os.path.join(work, "catalog-only"), os.path.join(work, "catalog-only.log"), catalog_only)
+        servers.append(postgres_only)
+        postgres_only.start()
+        rate = seed(size // 2, 8, os.urandom(4096), start=40_000_000)
+        bench.record(f"publish, 8 clients, 4 KiB files, catalog on PostgreSQL, files on disk (to {size // 2} images)",
+                     "images/s", {"rate": rate}, "embedded SQLite and disk", {"rate": local})
+    finally:
+        for server in servers:
+            server.stop()
+        subprocess.run(["scripts/s3-peer", "stop"])
+        subprocess.run(["scripts/postgres", "stop"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a one-minute run: 2,000 images, short loads")
@@ -316,6 +400,8 @@ def main():
     parser.add_argument("--file-mib", type=int, help="size of the large file (default 256; 64 with --quick)")
     parser.add_argument("--results", default=".build/bench/results.jsonl", help="JSON lines appended here")
     parser.add_argument("--binary", default=".build/release/imgapid")
+    parser.add_argument("--replicas", action="store_true",
+                        help="only two replicas against one, on PostgreSQL and the S3 peer (docs/scale-out.md)")
     args = parser.parse_args()
     sizes = args.images or ([2000] if args.quick else [2000, 10000])
     file_mib = args.file_mib or (64 if args.quick else 256)
@@ -334,6 +420,12 @@ def main():
     print(f"imgapid {bench.run['commit']} on {bench.run['machine']}; results appended to {args.results}")
     print("| workload | imgapid | baseline | ratio | p50/p99 ms imgapid | p50/p99 ms baseline | CPU µs per request imgapid / baseline |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
+    if args.replicas:
+        try:
+            replicas(work, args.binary, bench, sizes[0], duration)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         server.start()
         nginx.start()

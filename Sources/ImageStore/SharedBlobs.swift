@@ -33,6 +33,11 @@ public struct SharedBlobs: Sendable {
         }
     }
 
+    /// The size of the object store's copy of a file; nil when it has none.
+    func size(of sha256: String) async throws -> Int64? {
+        do { return try await client.headObject(key(sha256))?.size } catch { throw Self.unavailable("ask for the file \(sha256) in", error) }
+    }
+
     /// Makes sure the object store holds `sha256` with `size` bytes, uploading the local copy
     /// at `path` when it does not. Blocking: for `Catalog.exclusive`, where an image's file
     /// must be in the shared store before the transaction that makes the image use it.

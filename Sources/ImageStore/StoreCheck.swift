@@ -53,13 +53,23 @@ public struct StoreCheck: Sendable {
         return findings
     }
 
-    /// Every file the catalog names exists with its size (its digests are `scrub`'s work).
+    /// Every file the catalog names exists with its size (its digests are `scrub`'s work):
+    /// in the object store, where there is one (a replica need not hold every file itself).
     private func checkFiles() async throws -> [Finding] {
         var findings: [Finding] = []
         for file in try await repository.catalog.storedFiles() where try await repository.catalog.quarantineProblem(file.sha256) == nil {
+            if let shared = repository.blobs.shared {
+                let stored = try await shared.size(of: file.sha256)
+                if stored != file.size {
+                    let problem = stored.map { "the object store's copy is \($0) bytes but should be \(file.size) bytes" }
+                        ?? "the file is missing from the object store: restore it there, or publish the image again"
+                    findings.append(Finding(kind: "shared", subject: file.sha256, detail: problem, repaired: false))
+                }
+            }
             let path = repository.blobs.path(forSHA256: file.sha256)
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
-            guard size != file.size else { continue }
+            // A replica's missing copy is fetched when asked for: only a wrong one is a problem.
+            guard size != file.size, size != nil || repository.blobs.shared == nil else { continue }
             let problem = size.map { "the stored file is \($0) bytes but should be \(file.size) bytes" } ?? "the stored file is missing"
             var repaired = false
             if repair {

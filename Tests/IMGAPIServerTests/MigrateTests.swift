@@ -64,6 +64,12 @@ final class MigrateTests: XCTestCase {
         replica.stop()
         XCTAssertEqual(onReplica, before)
 
+        // `imgapid check` of a replica holding no file itself looks for them in the object store.
+        let emptyReplica = try ServerProcess.temporaryDirectory().path
+        let shared = ["--catalog", catalog, "--blobs", store.location.description]
+        let sound = try ServerProcess.run(["check", "--storage", emptyReplica] + shared, environment: store.environment)
+        XCTAssertEqual(sound.status, 0, sound.output)
+
         // And back: into a new local repository, with no PostgreSQL or S3 behind it.
         let back = try ServerProcess.temporaryDirectory()
         let returned = try migrate(["--storage", replicaStorage.path, "--catalog", catalog, "--blobs", store.location.description,
@@ -75,5 +81,11 @@ final class MigrateTests: XCTestCase {
         restored.stop()
         XCTAssertEqual(afterReturn, before)
         XCTAssertTrue(FileManager.default.fileExists(atPath: back.appendingPathComponent("catalog.sqlite").path))
+
+        let lost = Fixture.bytes(200_000, seed: 1)
+        try await store.client.deleteObject(TestObjectStore.key(lost))
+        let damaged = try ServerProcess.run(["check", "--storage", emptyReplica] + shared, environment: store.environment)
+        XCTAssertEqual(damaged.status, 1, damaged.output)
+        XCTAssertTrue(damaged.output.contains("\(Fixture.sha256(lost)): the file is missing from the object store"), damaged.output)
     }
 }
