@@ -113,7 +113,9 @@ public enum IMGAPIApplication {
                     ("address", .string(configuration.host)), ("port", .number(Double(port))),
                     ("mode", .string(configuration.mode.rawValue)), ("auth", .string(configuration.auth.rawValue)),
                     ("tls", .bool(tls != nil)),
-                    ("storage", .string(configuration.storage)), ("version", .string(IMGAPIServerVersion.current)),
+                    ("storage", .string(configuration.storage)), ("catalog", .string(repository.catalog.location)),
+                    ("blobs", configuration.blobs.map { .string($0.description) } ?? .null),
+                    ("version", .string(IMGAPIServerVersion.current)),
                     ("max_open_files", .number(Double(openFiles))), ("max_connections", .number(Double(counts.maxTotal))),
                 ])
                 await onListening(port)
