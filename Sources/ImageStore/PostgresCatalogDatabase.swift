@@ -1,4 +1,5 @@
 import Foundation
+import IMGAPI
 import Logging
 import NIOCore
 import NIOPosix
@@ -89,10 +90,9 @@ final class PostgresCatalogDatabase: CatalogDatabase {
     func alone<T: Sendable>(_ name: String, _ body: @Sendable () async throws -> T) async throws -> T? {
         let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
-                                                              configuration: configuration, id: 0, logger: logger)
+            connection = try await Self.connecting(configuration, id: 0, logger: logger).get()
         } catch {
-            throw PostgresUnavailable(location: location, reason: Self.reason(error))
+            throw PostgresUnavailable(location: location, reason: Self.reason(error)).imgapiError
         }
         defer { Self.discard(connection) }
         let key = Self.jobLock(name)
@@ -126,18 +126,25 @@ final class PostgresCatalogDatabase: CatalogDatabase {
                 }
             }
             defer { ticker.cancel() }
+            var interrupted = false
             while !Task.isCancelled {
                 do {
-                    let connection = try await PostgresConnection.connect(
-                        on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 0, logger: logger)
+                    let connection = try await Self.connecting(configuration, id: 0, logger: logger).get()
                     defer { Self.discard(connection) }
                     try await connection.listen(on: Self.changeChannel) { notifications in
+                        if interrupted { logger.notice("catalog change notifications resumed") }
+                        interrupted = false
                         await changed()
                         for try await _ in notifications { await changed() }
                     }
                 } catch {
                     if Task.isCancelled { break }
-                    logger.warning("catalog change notifications interrupted; reconnecting", metadata: ["error": "\(Self.reason(error))"])
+                    // Once per outage: the changes still arrive by the read once a second.
+                    if !interrupted {
+                        logger.warning("catalog change notifications interrupted; reconnecting every second",
+                                       metadata: ["error": "\(Self.reason(error))"])
+                    }
+                    interrupted = true
                 }
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -147,7 +154,14 @@ final class PostgresCatalogDatabase: CatalogDatabase {
 
     /// Runs `body` on an idle connection (or a new one) on the calling thread.
     private func withConnection<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        let connection = try idle.withLock { $0.popLast() } ?? connect()
+        let connection = try idle.withLock { pool -> PostgresConnection? in
+            // Connections that closed while idle (the server restarted, the network broke) are dropped.
+            while let last = pool.popLast() {
+                if !last.isClosed { return last }
+                Self.discard(last)
+            }
+            return nil
+        } ?? connect()
         defer {
             if connection.isClosed {
                 Self.discard(connection) // the next use connects anew
@@ -160,28 +174,97 @@ final class PostgresCatalogDatabase: CatalogDatabase {
                 if !kept { Self.discard(connection) }
             }
         }
-        return try body(Session(connection: connection, logger: logger))
+        return try body(Session(connection: connection, location: location, logger: logger))
     }
 
     /// Closes the connection, keeping it until it is closed (postgres-nio requires that).
+    /// A new connection, or a failure within `connectTimeout`: a server (or something in
+    /// between) that takes the connection and never answers must not hold a thread for ever.
+    /// A connection that completes after its time is closed.
+    static func connecting(_ configuration: PostgresConnection.Configuration, id: Int,
+                           logger: Logger) -> EventLoopFuture<PostgresConnection> {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        return bounded(PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger),
+                       within: connectTimeout, timedOut: { ConnectTimedOut(seconds: connectTimeout.nanoseconds / 1_000_000_000) },
+                       late: { discard($0) })
+    }
+
+    /// `future`'s outcome, or `timedOut()` once `limit` has passed (then `onTimeout` runs, and
+    /// `late` with a success that comes after): a peer that never answers, or a future that
+    /// is never completed, must not hold a thread for ever.
+    static func bounded<T: Sendable>(_ future: EventLoopFuture<T>, within limit: TimeAmount,
+                                     timedOut: @escaping @Sendable () -> any Error, onTimeout: @escaping @Sendable () -> Void = {},
+                                     late: @escaping @Sendable (T) -> Void = { _ in }) -> EventLoopFuture<T> {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        let settled = FirstOnly()
+        let timer = future.eventLoop.scheduleTask(in: limit) {
+            guard settled.claim() else { return }
+            promise.fail(timedOut())
+            onTimeout()
+        }
+        future.whenComplete { result in
+            timer.cancel()
+            if settled.claim() {
+                promise.completeWith(result)
+            } else if case .success(let value) = result {
+                late(value)
+            }
+        }
+        return promise.futureResult
+    }
+
+    static let connectTimeout: TimeAmount = .seconds(5)
+
+    /// True for the first caller of `claim` only.
+    final class FirstOnly: Sendable {
+        private let taken = Atomic(false)
+        func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
+    }
+
+    struct StatementTimedOut: Error, CustomStringConvertible {
+        let seconds: Int64
+        var description: String { "no answer to a statement within \(seconds) seconds" }
+    }
+
+    struct ConnectTimedOut: Error, CustomStringConvertible {
+        let seconds: Int64
+        var description: String { "no answer within \(seconds) seconds of connecting" }
+    }
+
     private static func discard(_ connection: PostgresConnection) {
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
+    /// A connection that failed: for `retryAfter`, others fail at once with its error
+    /// instead of each waiting out a server that does not answer.
+    private let lastFailure = Mutex<(at: ContinuousClock.Instant, error: IMGAPIError)?>(nil)
+    static let retryAfter = Duration.seconds(1)
+
     private func connect() throws -> PostgresConnection {
+        if let recent = lastFailure.withLock({ $0 }), ContinuousClock.now - recent.at < Self.retryAfter { throw recent.error }
         do {
-            let connection = try PostgresConnection.connect(
-                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
-                id: nextConnectionID.add(1, ordering: .relaxed).oldValue, logger: logger).wait()
+            return try connectNow()
+        } catch let error as IMGAPIError {
+            lastFailure.withLock { $0 = (.now, error) }
+            throw error
+        }
+    }
+
+    private func connectNow() throws -> PostgresConnection {
+        do {
+            let connection = try Self.connecting(configuration, id: nextConnectionID.add(1, ordering: .relaxed).oldValue,
+                                                 logger: logger).wait()
             do {
-                _ = try Session(connection: connection, logger: logger).execute("SET statement_timeout = '60s'", [])
+                _ = try Session(connection: connection, location: location, logger: logger).execute("SET statement_timeout = '60s'", [])
             } catch {
                 Self.discard(connection)
                 throw error
             }
             return connection
+        } catch let error as IMGAPIError {
+            throw error
         } catch {
-            throw PostgresUnavailable(location: location, reason: Self.reason(error))
+            throw PostgresUnavailable(location: location, reason: Self.reason(error)).imgapiError
         }
     }
 
@@ -212,6 +295,7 @@ final class PostgresCatalogDatabase: CatalogDatabase {
 
     struct Session: SQLSession {
         let connection: PostgresConnection
+        let location: PostgresLocation
         let logger: Logger
         var dialect: SQLDialect { .postgres }
 
@@ -253,15 +337,17 @@ final class PostgresCatalogDatabase: CatalogDatabase {
                 }
             }
             let query = PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings)
-            let connection = connection
-            let timeout = connection.eventLoop.scheduleTask(in: PostgresCatalogDatabase.statementTimeout) {
-                PostgresCatalogDatabase.discard(connection)
-            }
-            defer { timeout.cancel() }
+            let connection = connection, limit = PostgresCatalogDatabase.statementTimeout
             do {
-                return try connection.query(query, logger: logger).wait()
+                return try PostgresCatalogDatabase.bounded(
+                    connection.query(query, logger: logger), within: limit,
+                    timedOut: { StatementTimedOut(seconds: limit.nanoseconds / 1_000_000_000) },
+                    onTimeout: { PostgresCatalogDatabase.discard(connection) }).wait()
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "53100" {
                 throw CatalogFull()
+            } catch where connection.isClosed {
+                // The server, or the way to it, went away: answered 503, and the next use connects anew.
+                throw PostgresUnavailable(location: location, reason: PostgresCatalogDatabase.reason(error)).imgapiError
             } catch {
                 throw PostgresStatementFailed(reason: PostgresCatalogDatabase.reason(error))
             }
@@ -296,12 +382,14 @@ final class PostgresCatalogDatabase: CatalogDatabase {
 }
 
 /// The PostgreSQL catalog cannot be reached.
-public struct PostgresUnavailable: Error, CustomStringConvertible {
+struct PostgresUnavailable: CustomStringConvertible {
     let location: PostgresLocation
     let reason: String
-    public var description: String {
+    var description: String {
         "cannot reach the PostgreSQL catalog at \(location): \(reason); check that the server runs and that the URL, user and password (PGPASSWORD) are right"
     }
+    /// 503: the catalog is down, not the request wrong.
+    var imgapiError: IMGAPIError { .storageIsDown(description) }
 }
 
 /// A statement the PostgreSQL catalog refused or did not answer.

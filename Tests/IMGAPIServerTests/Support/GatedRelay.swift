@@ -5,12 +5,15 @@ import NIOPosix
 /// A TCP relay inside a test, between a client and a real server, for a transfer that must
 /// stop at a known point: each connection's answers pass until `limit` bytes have gone
 /// through, the rest is held back, and `cut()` closes the connections held so. New
-/// connections go to `targetPort`, which a test may point at a restarted server.
+/// connections go to `targetPort`, which a test may point at a restarted server (or at
+/// none, with `closeAll()`, for a server that went away).
 final class GatedRelay: @unchecked Sendable {
     private var channel: Channel?
     private let lock = NSLock()
     private var target: Int
     private var held: [Channel] = []
+    /// Every client connection accepted, for `closeAll`.
+    private var accepted: [Channel] = []
     private var gate: Int
     /// Bytes of each connection's answers that pass; `Int.max` lets everything through.
     var limit: Int {
@@ -33,7 +36,8 @@ final class GatedRelay: @unchecked Sendable {
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] client in
-                ClientBootstrap(group: client.eventLoop)
+                lock.withLock { accepted.append(client) }
+                return ClientBootstrap(group: client.eventLoop)
                     .channelInitializer { server in server.pipeline.addHandler(Answers(relay: self, client: client)) }
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { server in client.pipeline.addHandler(Requests(server: server)) }
@@ -46,6 +50,15 @@ final class GatedRelay: @unchecked Sendable {
         let channels = lock.withLock {
             defer { held = [] }
             return held
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+
+    /// Closes every connection, whatever passed through it: the peer on the far side went away.
+    func closeAll() {
+        let channels = lock.withLock {
+            defer { accepted = []; held = [] }
+            return accepted
         }
         for channel in channels { channel.close(promise: nil) }
     }
