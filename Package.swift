@@ -93,6 +93,7 @@ let package = Package(
         /// The HTTP server: routes, auth, errors, file transfer.
         .target(name: "IMGAPIServer", dependencies: [
             "IMGAPI", "ImageStore", "HTTPSignature", "IMGAPIClient", "Mirror", "ZFSStream", "ObjectStorage",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

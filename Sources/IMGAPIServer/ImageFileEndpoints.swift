@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import HTTPTypes
 import Hummingbird
 import IMGAPI
@@ -30,34 +31,46 @@ extension Endpoints {
         case .answered(let answer): return answer
         case .send(let s, let r, let f): (status, bytes, response) = (s, r, f)
         }
-        let (handle, identity) = try await openStoredFile(file, of: uuid)
+        let verifies = status == .ok && settings.configuration.verifyOnSend
+        guard case .local(let handle, let identity) = try await openStoredFile(file, of: uuid) else {
+            // Not in this replica's cache: passed through from the shared store (which a
+            // background fetch copies it from, verified, for the next request).
+            guard call.request.method != .head, let shared = repository.blobs.shared else { return Response(status: status, headers: response) }
+            let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
+                try await withTaskExecutorPreference(verifies ? CPUExecutor.shared : nil) {
+                    let object: HTTPClientResponse
+                    do {
+                        object = try await shared.client.getObject(shared.key(file.sha256), range: status == .ok ? nil : bytes)
+                    } catch {
+                        throw IMGAPIError.storageIsDown("cannot read the file of image \(uuid) from the object store: \(error)")
+                    }
+                    try await Self.send(object.body, count: Int64(bytes.count), verifying: verifies ? file.sha256 : nil,
+                                        to: &writer, uuid: uuid) {
+                        let problem = "the object store's copy of the file of image \(uuid) is not the file published (its SHA-256 is not \(file.sha256)): restore it there, or publish the image again"
+                        ServerLog.event("shared file damaged", [("level", .string("error")), ("image_uuid", .string(uuid)),
+                                                                 ("sha256", .string(file.sha256))])
+                        throw IMGAPIError.internalError(problem)
+                    }
+                    try await writer.finish(nil)
+                }
+            }
+            return Response(status: status, headers: response, body: body)
+        }
         if call.request.method == .head {
             await handle.closeEvenIfCancelled()
             return Response(status: status, headers: response)
         }
         let path = repository.blobs.path(forSHA256: file.sha256)
-        let verifies = status == .ok && settings.configuration.verifyOnSend
         let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
             // Digesting while sending keeps a core busy: off the event loops then.
             try await withTaskExecutorPreference(verifies ? CPUExecutor.shared : nil) {
-                var sent: Int64 = 0
-                var verifier = verifies ? BlobVerifier(sha256: file.sha256) : nil
                 do {
-                    for try await chunk in handle.readChunks(in: bytes, chunkLength: .kibibytes(256)) {
-                        sent += Int64(chunk.readableBytes)
-                        verifier?.update(chunk)
-                        // The last chunk waits for the digest: bytes that changed on disk never
-                        // make a complete transfer, and the client sees a failed download.
-                        if sent == bytes.count, let verifier, !verifier.matches() {
-                            let problem = "its SHA-256 is no longer \(file.sha256)"
-                            try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
-                            throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) failed verification: \(problem)")
-                        }
-                        try await writer.write(chunk)
+                    try await Self.send(handle.readChunks(in: bytes, chunkLength: .kibibytes(256)), count: Int64(bytes.count),
+                                        verifying: verifies ? file.sha256 : nil, to: &writer, uuid: uuid) {
+                        let problem = "its SHA-256 is no longer \(file.sha256)"
+                        try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
+                        throw Self.storedFileBroken(uuid, path: path, "the stored file of image \(uuid) failed verification: \(problem)")
                     }
-                    // A file cut short while being sent: throwing closes the connection, so the
-                    // client sees a failed transfer instead of waiting for bytes that never come.
-                    guard sent == bytes.count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: Int64(bytes.count)) }
                 } catch {
                     await handle.closeEvenIfCancelled()
                     throw error
@@ -67,6 +80,25 @@ extension Endpoints {
             }
         }
         return Response(status: status, headers: response, body: body)
+    }
+
+    /// Writes `count` bytes of a file from `chunks`. With `sha256`, a whole file is hashed as
+    /// it goes and its last chunk waits for the digest: bytes that are not the file published
+    /// never make a complete transfer (`mismatch` says why, and throws). A file cut short
+    /// throws too, which closes the connection: the client sees a failed transfer instead of
+    /// waiting for bytes that never come.
+    private static func send(_ chunks: some AsyncSequence<ByteBuffer, any Error>, count: Int64, verifying sha256: String?,
+                             to writer: inout any ResponseBodyWriter, uuid: String,
+                             mismatch: () async throws -> Never) async throws {
+        var sent: Int64 = 0
+        var verifier = sha256.map(BlobVerifier.init(sha256:))
+        for try await chunk in chunks {
+            sent += Int64(chunk.readableBytes)
+            verifier?.update(chunk)
+            if sent == count, let verifier, !verifier.matches() { try await mismatch() }
+            try await writer.write(chunk)
+        }
+        guard sent == count else { throw StoredFileChanged(uuid: uuid, sent: sent, expected: count) }
     }
 
     /// What a file request gets besides the bytes.
@@ -113,24 +145,28 @@ extension Endpoints {
         return .send(status, range: range, fields: response)
     }
 
-    /// The blob of `file`, opened (fetched first from the shared store when this replica has
-    /// no copy), after checking that it is still the size the catalog recorded: a quarantined,
+    /// Where a file is sent from.
+    private enum StoredFileSource {
+        /// This replica's verified copy, opened (and which file it is, for quarantine).
+        case local(ReadFileHandle, BlobStore.FileIdentity?)
+        /// The shared store's copy: this replica has none.
+        case shared
+    }
+
+    /// The blob of `file`, opened after checking that it is still the size the catalog
+    /// recorded, or the shared store's copy when this replica has none: a quarantined,
     /// missing or resized file is refused (503) before any header is sent, and a newly found
     /// one quarantined.
-    private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> (ReadFileHandle, BlobStore.FileIdentity?) {
+    private func openStoredFile(_ file: ImageFile, of uuid: String) async throws -> StoredFileSource {
         let path = repository.blobs.path(forSHA256: file.sha256)
         let handle: ReadFileHandle
         do {
-            do {
-                handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
-            } catch {
-                // Not in this replica's cache: fetched, verified, from the shared store.
-                guard try await repository.fetchShared(file) else { throw error }
-                handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
-            }
-        } catch let error as IMGAPIError {
-            throw error  // the shared store could not be asked: nothing is known to be wrong with the file
+            handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
         } catch {
+            if try await repository.sharedCopyAvailable(file) {
+                repository.fillFromShared(file)
+                return .shared
+            }
             // A quarantined file is no longer in blobs/: only a failed open needs to ask why.
             if let problem = try await repository.catalog.quarantineProblem(file.sha256) {
                 throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
@@ -146,7 +182,7 @@ extension Endpoints {
             try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
             throw ImageRepository.quarantinedFile(of: uuid, problem: problem)
         }
-        return (handle, identity)
+        return .local(handle, identity)
     }
 
     /// Quarantines the stored file and logs it at error level, with the path (clients are not told it).

@@ -1,5 +1,6 @@
 import Foundation
 import IMGAPI
+import Synchronization
 
 /// The image repository: the catalog and the blob store kept consistent with each other.
 /// Every state change is one catalog transaction; a file is installed in the same critical
@@ -12,6 +13,8 @@ public final class ImageRepository: Sendable {
     public let reserve: DiskReserve
     /// Held while a writable repository is open: no other process writes the storage meanwhile.
     private let lock: StorageLock?
+    /// Files being fetched from the shared store into `blobs/` (`fillFromShared`).
+    private let sharedFills = Mutex<Set<String>>([])
 
     public enum Access: Sendable {
         /// The only writer: creates the storage when new, takes its lock (`StorageInUse` when
@@ -241,6 +244,21 @@ public final class ImageRepository: Sendable {
             if gone { removed += 1 }
         }
         return (uploads, removed)
+    }
+
+    /// Whether the shared store has `file` (its object, of its size), when there is one.
+    public func sharedCopyAvailable(_ file: ImageFile) async throws -> Bool {
+        guard let shared = blobs.shared else { return false }
+        return try await shared.size(of: file.sha256) == file.size
+    }
+
+    /// Starts `fetchShared` in the background, unless one for the same file is under way.
+    public func fillFromShared(_ file: ImageFile) {
+        guard sharedFills.withLock({ $0.insert(file.sha256).inserted }) else { return }
+        Task {
+            defer { sharedFills.withLock { _ = $0.remove(file.sha256) } }
+            _ = try? await fetchShared(file)  // a failed fill is tried again on the next request
+        }
     }
 
     /// Brings a file this replica does not hold from the shared store into `blobs/`, verified

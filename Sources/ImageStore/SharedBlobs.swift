@@ -18,7 +18,7 @@ public struct SharedBlobs: Sendable {
     }
 
     /// The object key of a file, below the location's prefix (which the client adds).
-    func key(_ sha256: String) -> String {
+    public func key(_ sha256: String) -> String {
         "blobs/sha256/\(sha256.prefix(2))/\(sha256)"
     }
 

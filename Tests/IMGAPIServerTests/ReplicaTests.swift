@@ -47,13 +47,20 @@ final class ReplicaTests: XCTestCase {
         XCTAssertEqual(listed, [uuid])
         let shown = try await second.get("/images/\(uuid)").object()
         XCTAssertEqual(shown["state"], .string("active"))
+        // Not held by the second replica: passed through from the object store, ranges too.
+        let ranged = try await second.get("/images/\(uuid)/file", headers: [("Range", "bytes=10-19")])
+        XCTAssertEqual(ranged.status, 206)
+        XCTAssertTrue(ranged.body == Array(file[10..<20]))
         let downloaded = try await second.get("/images/\(uuid)/file")
         XCTAssertEqual(downloaded.status, 200)
         XCTAssertTrue(downloaded.body == file, "the bytes published through the first replica")
         XCTAssertEqual(downloaded.header("Content-MD5"), Fixture.md5Base64(file))
+        // Meanwhile copied, verified, into the replica's cache.
+        let filled = Date().addingTimeInterval(30)
+        while replicas[1].files(under: "blobs").isEmpty && Date() < filled { try await Task.sleep(for: .milliseconds(50)) }
         XCTAssertEqual(replicas[1].files(under: "blobs").count, 1, "fetched, verified, into the replica's cache")
-        let ranged = try await second.get("/images/\(uuid)/file", headers: [("Range", "bytes=10-19")])
-        XCTAssertTrue(ranged.body == Array(file[10..<20]))
+        let cached = try await second.get("/images/\(uuid)/file")
+        XCTAssertTrue(cached.body == file)
 
         // Deleting through the second replica removes the shared copy; the first no longer lists it.
         expect(try await second.request(.DELETE, "/images/\(uuid)"), status: 204)
@@ -89,5 +96,27 @@ final class ReplicaTests: XCTestCase {
         try await second.publish(other, name: "after", file: file)
         let downloaded = try await second.get("/images/\(other)/file")
         XCTAssertTrue(downloaded.body == file)
+    }
+
+    /// An object that is not the file published (damaged in the object store) never makes a
+    /// complete download, and never enters a replica's cache.
+    func testDamagedSharedCopyIsNeverServedWhole() async throws {
+        let (first, second) = (TestClient(replicas[0]), TestClient(replicas[1]))
+        let uuid = "5e000000-0000-4000-8000-000000000004"
+        let file = Fixture.bytes(500_000, seed: 9)
+        try await first.publish(uuid, name: "damaged", file: file)
+        var damaged = file
+        damaged[1000] ^= 0xFF
+        try await objects.putObject(TestObjectStore.key(file), ByteBuffer(bytes: damaged))
+
+        let download = try? await second.get("/images/\(uuid)/file")
+        XCTAssertFalse(download?.body == file || download?.body == damaged, "no complete transfer of the damaged bytes")
+        XCTAssertTrue(replicas[1].waitForLogLine { $0.contains("shared file damaged") }, replicas[1].logLines.joined(separator: "\n"))
+        let again = try? await second.get("/images/\(uuid)/file")
+        XCTAssertFalse(again?.body == damaged)
+        XCTAssertEqual(replicas[1].files(under: "blobs"), [], "the damaged copy did not enter the cache")
+        // The replica that holds the verified copy still serves it.
+        let original = try await first.get("/images/\(uuid)/file")
+        XCTAssertTrue(original.body == file)
     }
 }
