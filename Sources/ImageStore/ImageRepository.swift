@@ -218,10 +218,12 @@ public final class ImageRepository: Sendable {
     }
 
     /// Removes the blobs of `files` that no image references any more (committed state),
-    /// quarantined copies included.
+    /// quarantined copies and shared copies included.
     static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
         for file in files where try catalog.references(toBlob: file.sha256) == 0 {
-            try blobs.shared?.remove(file.sha256)
+            // After the commit: an object store that cannot be reached now leaves an object no
+            // image uses, which its clean-up removes (`collectSharedGarbage`).
+            try? blobs.shared?.remove(file.sha256)
             blobs.remove(sha256: file.sha256)
             if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
         }
