@@ -38,13 +38,9 @@ extension Endpoints {
             guard call.request.method != .head, let shared = repository.blobs.shared else { return Response(status: status, headers: response) }
             let body = ResponseBody(contentLength: Int(bytes.count)) { writer in
                 try await withTaskExecutorPreference(verifies ? CPUExecutor.shared : nil) {
-                    let object: HTTPClientResponse
-                    do {
-                        object = try await shared.client.getObject(shared.key(file.sha256), range: status == .ok ? nil : bytes)
-                    } catch {
-                        throw IMGAPIError.storageIsDown("cannot read the file of image \(uuid) from the object store: \(error)")
-                    }
-                    try await Self.send(object.body, count: Int64(bytes.count), verifying: verifies ? file.sha256 : nil,
+                    // Gone since it was asked for (the image deleted meanwhile): cut short below.
+                    let object = try await shared.read(file.sha256, range: status == .ok ? nil : bytes)
+                    try await Self.send(object ?? HTTPClientResponse.Body(), count: Int64(bytes.count), verifying: verifies ? file.sha256 : nil,
                                         to: &writer, uuid: uuid) {
                         let problem = "the object store's copy of the file of image \(uuid) is not the file published (its SHA-256 is not \(file.sha256)): restore it there, or publish the image again"
                         ServerLog.event("shared file damaged", [("level", .string("error")), ("image_uuid", .string(uuid)),

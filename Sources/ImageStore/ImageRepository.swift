@@ -267,7 +267,7 @@ public final class ImageRepository: Sendable {
     /// (another replica published it, this one's cache was lost, or its copy was quarantined:
     /// the verified copy heals it). False when there is no shared store or it does not have
     /// the file either, or no image uses the file any more.
-    public func fetchShared(_ file: ImageFile) async throws -> Bool {
+    func fetchShared(_ file: ImageFile) async throws -> Bool {
         guard let shared = blobs.shared else { return false }
         let staged = blobs.uploadsDirectory + "/" + ImageUUID.random()
         guard try await shared.fetch(file.sha256, size: file.size, to: staged) else { return false }

@@ -23,14 +23,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         case verifyFull = "verify-full"
     }
 
-    /// Whether `text` names a PostgreSQL catalog (rather than a file path).
-    public static func isPostgresURL(_ text: String) -> Bool {
-        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
-    }
-
     /// Parses the URL; `environment` supplies `PGPASSWORD` when the URL has no password.
     public init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard Self.isPostgresURL(text), let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
             throw PostgresLocationError(text: text, problem: "it is not a URL of the form postgres://USER@HOST[:PORT]/DATABASE")
         }
         guard let user = url.user, !user.isEmpty else {

@@ -18,7 +18,7 @@ public struct SharedBlobs: Sendable {
     }
 
     /// The object key of a file, below the location's prefix (which the client adds).
-    public func key(_ sha256: String) -> String {
+    func key(_ sha256: String) -> String {
         "blobs/sha256/\(sha256.prefix(2))/\(sha256)"
     }
 
@@ -55,16 +55,21 @@ public struct SharedBlobs: Sendable {
         }
     }
 
-    /// Fetches the object into `path`, checking its size and SHA-256 on the way; nil when
+    /// The bytes of a file (of `range` of it), streamed; nil when the object store does not have it.
+    public func read(_ sha256: String, range: Range<Int64>? = nil) async throws -> HTTPClientResponse.Body? {
+        do {
+            return try await client.getObject(key(sha256), range: range).body
+        } catch let error as S3Error where error.status == 404 {
+            return nil
+        } catch {
+            throw Self.unavailable("read the file \(sha256) from", error)
+        }
+    }
+
+    /// Fetches the object into `path`, checking its size and SHA-256 on the way; false when
     /// the object store does not have it. The file at `path` is left only when it verified.
     func fetch(_ sha256: String, size: Int64, to path: String) async throws -> Bool {
-        let response: HTTPClientResponse.Body
-        do {
-            guard try await client.headObject(key(sha256)) != nil else { return false }
-            response = try await client.getObject(key(sha256)).body
-        } catch {
-            throw Self.unavailable("fetch the file \(sha256) from", error)
-        }
+        guard let response = try await read(sha256) else { return false }
         do {
             var verifier = BlobVerifier(sha256: sha256)
             var received: Int64 = 0

@@ -115,10 +115,9 @@ public struct StoreMigration: Sendable {
                 try await destination.blobs.receive(handle.readChunks(chunkLength: .mebibytes(1)), maxSize: file.size, expectedSize: file.size)
             }
         }
-        guard let shared = source.blobs.shared, try await shared.client.headObject(shared.key(file.sha256)) != nil else {
+        guard let body = try await source.blobs.shared?.read(file.sha256) else {
             throw StoreMigrationError("its file \(file.sha256) is missing from the source")
         }
-        let body = try await shared.client.getObject(shared.key(file.sha256)).body
         return try await destination.blobs.receive(body, maxSize: file.size, expectedSize: file.size)
     }
 }
