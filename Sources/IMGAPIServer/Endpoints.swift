@@ -16,6 +16,7 @@ struct Endpoints: Sendable {
     /// The pull-through cache, when the config has `upstreams`.
     let pullThrough: PullThroughCache?
     let writeProbe = CatalogWriteProbe()
+    let largeAnswers = LargeAnswerGate()
 
     var mode: ServerMode { configuration.mode }
 

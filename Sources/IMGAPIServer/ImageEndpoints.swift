@@ -41,6 +41,7 @@ extension Endpoints {
             return .init(body: ByteBuffer(string: JSONValue.array(views).prettyPrinted()))
         }
         var response = Response.json(answer.body)
+        response.body = largeAnswers.body(answer.body)
         if let upstream { response.headers.append(contentsOf: Self.staleHeaders(upstream)) }
         return response
     }
