@@ -10,12 +10,12 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
     /// Opens (creating, migrating) the catalog file at `path`.
     init(path: String) throws {
         var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            // An acknowledged write must survive a power loss, not only a process crash.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
+        // An acknowledged write must survive a power loss, not only a process crash: each
+        // commit syncs the WAL. Set on the one writing connection after GRDB has opened
+        // it, since GRDB sets NORMAL (no sync at commit) when it turns WAL on.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try CatalogSchema.migrator.migrate(pool)
         description = path
     }

@@ -139,6 +139,17 @@ final class CatalogEngineTests: XCTestCase {
     }
 
     /// A failed transaction records nothing, and leaves the generation where it was.
+    /// An acknowledged write survives a power loss: SQLite syncs its log at every commit
+    /// (`synchronous` FULL on the writing connection; GRDB turns it down to NORMAL, which
+    /// syncs only at checkpoints, when it opens the file in WAL mode).
+    func testSQLiteCommitsSyncTheLog() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite")
+        addTeardownBlock { try? FileManager.default.removeItem(at: file) }
+        let catalog = try Catalog(path: file.path, mode: .public)
+        XCTAssertEqual(try catalog.database.blocking { try $0.int64("PRAGMA synchronous") }, 2, "FULL")
+        XCTAssertEqual(try catalog.database.blocking { try $0.string("PRAGMA journal_mode") }, "wal")
+    }
+
     func testFailedTransactionChangesNothing() async throws {
         for (engine, open) in try engines() {
             let catalog = try open()
