@@ -82,7 +82,7 @@ public final class Catalog: Sendable {
     public func listItems(_ query: ListImagesQuery, authenticated: Bool) async throws -> [String] {
         try await database.read { db in
             guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: "item", db: db) else { return [] }
-            return try db.rows(select.sql, select.arguments).map { $0.string(0) }
+            return try db.rowsOfBuiltStatement(select.sql, select.arguments).map { $0.string(0) }
         }
     }
 
@@ -106,7 +106,7 @@ public final class Catalog: Sendable {
         try await database.read { db in
             let column = records ? "published_ms, uuid, record" : "published_ms, uuid, item"
             guard let select = try ListImagesSQL(query: query, authenticated: authenticated, column: column, db: db) else { return [] }
-            return try db.rows(select.sql, select.arguments).map {
+            return try db.rowsOfBuiltStatement(select.sql, select.arguments).map {
                 PlacedItem(publishedMs: $0.int64(0), uuid: $0.string(1), text: $0.string(2))
             }
         }
@@ -139,7 +139,7 @@ public final class Catalog: Sendable {
             for start in stride(from: 0, to: uuids.count, by: 500) {
                 let slice = Array(uuids[start..<min(start + 500, uuids.count)])
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                found.formUnion(try db.rows("SELECT uuid FROM image WHERE uuid IN (\(marks))", slice.map(\.sqlValue)).map { $0.string(0) })
+                found.formUnion(try db.rowsOfBuiltStatement("SELECT uuid FROM image WHERE uuid IN (\(marks))", slice.map(\.sqlValue)).map { $0.string(0) })
             }
             return found
         }

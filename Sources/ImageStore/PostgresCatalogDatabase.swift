@@ -307,6 +307,10 @@ final class PostgresCatalogDatabase: CatalogDatabase {
             try run(sql, arguments).rows.map { row in SQLRow(values: row.map(Self.value)) }
         }
 
+        func rowsOfBuiltStatement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+            try rows(sql, arguments)
+        }
+
         func inTransaction(_ body: () throws -> Void) throws {
             try execute("BEGIN", [])
             do {

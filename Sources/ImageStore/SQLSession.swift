@@ -70,10 +70,14 @@ public enum SQLDialect: Sendable {
 /// are written once, in the SQL both engines share, with `?` for each bound value.
 public protocol SQLSession {
     var dialect: SQLDialect { get }
-    /// Runs one statement; returns how many rows it changed.
+    /// Runs one statement; returns how many rows it changed. Statements with fixed text
+    /// (`execute`, `rows`) are prepared once per connection and kept.
     @discardableResult
     func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int
     func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// The rows of a statement built for one query (a listing's filters, a run of `?`
+    /// marks): not kept prepared, since such texts vary without bound.
+    func rowsOfBuiltStatement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
     /// Runs `body` in one transaction: all of it is recorded, or none.
     func inTransaction(_ body: () throws -> Void) throws
     /// Tells the catalog's other readers (other replicas) that a transaction changed it;

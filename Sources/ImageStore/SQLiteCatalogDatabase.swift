@@ -86,15 +86,21 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
         var dialect: SQLDialect { .sqlite }
 
         func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
-            try mappingFull { try db.execute(sql: sql, arguments: Self.arguments(arguments)) }
+            try mappingFull { try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments)) }
             return db.changesCount
         }
 
         func rows(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-            try mappingFull {
-                try Row.fetchAll(db, sql: sql, arguments: Self.arguments(arguments)).map { row in
-                    SQLRow(values: row.databaseValues.map(Self.value))
-                }
+            try mappingFull { try Self.rows(db.cachedStatement(sql: sql), arguments) }
+        }
+
+        func rowsOfBuiltStatement(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
+            try mappingFull { try Self.rows(db.makeStatement(sql: sql), arguments) }
+        }
+
+        private static func rows(_ statement: Statement, _ arguments: [SQLValue]) throws -> [SQLRow] {
+            try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
+                SQLRow(values: row.databaseValues.map(Self.value))
             }
         }
 
