@@ -36,7 +36,7 @@ struct Authenticator: Sendable {
     /// Verifies the request's signature, if it has one: no `Authorization` means anonymous,
     /// but a bad one is refused, and so is a write whose signature was used before.
     func caller(of request: Request) async throws -> Caller {
-        guard mode == .signature, let authorization = request.headers[.authorization] else { return .anonymous }
+        guard !isAnonymous(request), let authorization = request.headers[.authorization] else { return .anonymous }
         let keyStore = self.keyStore, verifier = self.verifier
         // Key files are read from disk: keep that off the request's executor.
         let verified: Result<(user: String, owner: String?), AuthFailure> = try await NIOThreadPool.singleton.runIfActive {
@@ -61,6 +61,11 @@ struct Authenticator: Sendable {
                     + "only the Date header can make one signed write per second, so sign (request-target) too")
         }
         return Caller(user: user, owner: owner)
+    }
+
+    /// Whether the request's caller is anonymous without a signature to check.
+    func isAnonymous(_ request: Request) -> Bool {
+        mode != .signature || request.headers[.authorization] == nil
     }
 
     static func isWrite(_ method: HTTPRequest.Method) -> Bool {

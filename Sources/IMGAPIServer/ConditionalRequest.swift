@@ -47,10 +47,10 @@ enum ConditionalRequest {
     }
 }
 
-extension Response {
-    static func notModified(etag: String) -> Response {
+extension BufferedAnswer {
+    static func notModified(etag: String) -> BufferedAnswer {
         var headers = HTTPFields()
         headers[.eTag] = etag
-        return Response(status: .notModified, headers: headers)
+        return BufferedAnswer(status: .notModified, headers: headers, body: nil)
     }
 }

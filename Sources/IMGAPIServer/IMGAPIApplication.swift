@@ -94,16 +94,17 @@ public enum IMGAPIApplication {
             MirrorScheduler(repository: repository, metrics: metrics, settings: settings),
             ScrubScheduler(repository: repository, settings: settings, status: metrics.scrub),
         ] + (repository.blobs.shared == nil ? [] : [SharedStoreCleanup(repository: repository)])
+        let responder = IMGAPIResponder(endpoints: endpoints)
         let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [
             AccessLogHandler(metrics: metrics), ConnectionGuard(timeouts: settings.timeouts, counts: counts), ContinueHandler(),
-            CloseAfterResponseHandler(), WritesBeforeCloseHandler(),
+            CloseAfterResponseHandler(), WritesBeforeCloseHandler(), MemoryAnswerHandler(responder: responder),
         ]))
         let tls = try configuration.tlsCertificate.map { certificate throws(TLSCredentialsError) in
             try TLSCredentials(certificate: certificate, key: configuration.tlsKey ?? "")
         }
         if let tls { Hangup.onHangup { tls.reload() } }
         return Application(
-            responder: IMGAPIResponder(endpoints: endpoints),
+            responder: responder,
             server: try tls.map { try .tls(http1, tlsConfiguration: $0.configuration) } ?? http1,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: background + metricsListener(configuration.metricsAddress, endpoints: endpoints, settings: settings, logger: logger),

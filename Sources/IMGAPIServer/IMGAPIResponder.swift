@@ -15,7 +15,7 @@ struct IMGAPIResponder: HTTPResponder {
 
     func respond(to request: Request, context: IMGAPIRequestContext) async throws -> Response {
         let started = ContinuousClock.now
-        let requestID = request.headers[.xRequestID] ?? request.headers[.requestID] ?? ImageUUID.random().lowercased()
+        let requestID = Self.requestID(request)
         var failure: String?
         var response: Response
         do {
@@ -38,18 +38,60 @@ struct IMGAPIResponder: HTTPResponder {
             // carries no length (it would open a tunnel), so only the close can end it.
             response.headers[.connection] = "close"
         }
-        let elapsed = started.duration(to: .now)
-        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-        response.headers[.server] = endpoints.configuration.serverName
-        response.headers[.xRequestID] = requestID
-        response.headers[.xResponseTime] = String(milliseconds)
-        response.headers[.xServerName] = hostName
+        finish(&response.headers, requestID: requestID, started: started)
         if let failure { response.headers[.logError] = failure }
         return response
     }
 
+    /// The answer to `head` when it is a read whose answer is already in memory: `/ping`,
+    /// and GetImage or ListImages answers in the response cache, for an anonymous caller.
+    /// Made on the event loop without a task (`MemoryAnswerHandler`), by the same endpoint
+    /// code; nil for every other request, and for any that would fail or need a body,
+    /// which then take the ordinary path.
+    func answerFromMemory(_ head: HTTPRequest, remote: SocketAddress?) -> BufferedAnswer? {
+        let started = ContinuousClock.now
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+        guard head.method == .get, !Self.hasBody(request), head.headerFields[.connection] == nil,
+              endpoints.authenticator.isAnonymous(request),
+              let route = Route(path: request.uri.path), route.allowedMethods.contains(.get),
+              let version = try? negotiatedVersion(request),
+              let query = try? QueryString.pairs(request.uri.query) else { return nil }
+        let call = Call(request: request, query: query, remote: remote, version: version, caller: .anonymous)
+        let found: BufferedAnswer?
+        switch route {
+        case .ping: found = endpoints.ping(call)
+        case .image(let uuid): found = try? endpoints.cachedImage(uuid, call)
+        case .images: found = try? endpoints.cachedListing(call)
+        default: found = nil
+        }
+        guard var answer = found, answer.status == .ok else { return nil }
+        endpoints.metrics.memoryAnswers.increment()
+        finish(&answer.headers, requestID: Self.requestID(request), started: started)
+        return answer
+    }
+
+    /// The reference's headers on every answer.
+    private func finish(_ headers: inout HTTPFields, requestID: String, started: ContinuousClock.Instant) {
+        let elapsed = started.duration(to: .now)
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        headers[.server] = endpoints.configuration.serverName
+        headers[.xRequestID] = requestID
+        headers[.xResponseTime] = String(milliseconds)
+        headers[.xServerName] = hostName
+    }
+
+    /// The client's request id, or a new one.
+    private static func requestID(_ request: Request) -> String {
+        request.headers[.xRequestID] ?? request.headers[.requestID] ?? ImageUUID.random().lowercased()
+    }
+
     static func hasBody(_ request: Request) -> Bool {
         request.headers[.transferEncoding] != nil || (request.headers[.contentLength].flatMap(Int64.init) ?? 0) > 0
+    }
+
+    private func negotiatedVersion(_ request: Request) throws -> APIVersion {
+        try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion],
+                                 method: request.method.rawValue, path: request.uri.path)
     }
 
     private func dispatch(_ request: Request, context: IMGAPIRequestContext) async throws -> Response {
@@ -61,8 +103,7 @@ struct IMGAPIResponder: HTTPResponder {
             response.headers[.allow] = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             return response
         }
-        let version = try APIVersion.negotiate(request.headers[.acceptVersion] ?? request.headers[.xAPIVersion],
-                                               method: request.method.rawValue, path: request.uri.path)
+        let version = try negotiatedVersion(request)
         if endpoints.settings.readOnly, Authenticator.isWrite(request.method), route != .state {
             throw IMGAPIError.serviceUnavailable(
                 "the server is read-only: reads work, writes are refused until an operator turns read-only mode off "
@@ -71,7 +112,7 @@ struct IMGAPIResponder: HTTPResponder {
         let call = Call(request: request, query: try QueryString.pairs(request.uri.query), remote: context.remoteAddress,
                         version: version, caller: try await endpoints.authenticator.caller(of: request))
         switch (route, request.method) {
-        case (.ping, _): return try await endpoints.ping(call)
+        case (.ping, _): return endpoints.ping(call).response
         case (.channels, _): return try endpoints.listChannels()
         case (.images, .post): return try await endpoints.createImage(call)
         case (.images, _): return try await endpoints.listImages(call)

@@ -8,19 +8,13 @@ extension Endpoints {
     /// `GET /images` (ListImages): every match, oldest first, unless `limit` says otherwise.
     /// Answers are cached until the catalog changes.
     func listImages(_ call: Call) async throws -> Response {
-        var query = try ListImagesQuery(query: call.query)
-        query.channel = try channel(call, forRead: true).name
-        query.account = try account(call)
-        let authenticated = call.caller.user != nil
-        let admin = try includeAdminFields(call, user: call.caller.user)
-        let showsChannels = showsChannels(call)
-        let key = ResponseCache.Key.listing(query: query, authenticated: authenticated, showsChannels: showsChannels,
-                                            adminFields: admin)
+        let asked = try ListingAsked(call, self)
+        let (query, authenticated, showsChannels, admin) = (asked.query, asked.authenticated, asked.showsChannels, asked.admin)
         let (repository, mode) = (self.repository, self.mode)
         let upstream = try await pullThrough?.catalog.view()
         let generation = upstream.map { Self.mergedGeneration(local: repository.catalog.generation, upstream: $0.generation) }
             ?? repository.catalog.generation
-        let answer = try await responseCache.answer(for: key, generation: generation) { [query] in
+        let answer = try await responseCache.answer(for: asked.key, generation: generation) {
             let rendersRecords = admin || showsChannels
             let catalog = repository.catalog
             if !rendersRecords, upstream == nil {
@@ -46,19 +40,45 @@ extension Endpoints {
         return response
     }
 
+    /// ListImages answered from the response cache alone (`MemoryAnswerHandler`): nil when
+    /// the answer is not cached, is large enough to take turns, or comes from upstreams.
+    func cachedListing(_ call: Call) throws -> BufferedAnswer? {
+        guard pullThrough == nil,
+              let answer = responseCache.cached(try ListingAsked(call, self).key, generation: repository.catalog.generation),
+              answer.body.readableBytes < LargeAnswerGate.threshold else { return nil }
+        return .json(answer.body)
+    }
+
+    /// What decides a call's listing.
+    private struct ListingAsked {
+        var query: ListImagesQuery
+        let authenticated: Bool
+        let showsChannels: Bool
+        let admin: Bool
+        var key: ResponseCache.Key {
+            .listing(query: query, authenticated: authenticated, showsChannels: showsChannels, adminFields: admin)
+        }
+
+        init(_ call: Call, _ endpoints: Endpoints) throws {
+            query = try ListImagesQuery(query: call.query)
+            query.channel = try endpoints.channel(call, forRead: true).name
+            query.account = try endpoints.account(call)
+            authenticated = call.caller.user != nil
+            showsChannels = endpoints.showsChannels(call)
+            admin = try endpoints.includeAdminFields(call, user: call.caller.user)
+        }
+    }
+
     /// `GET /images/:uuid` (GetImage), with `ETag` and `If-None-Match`/`If-Match`. Answers
     /// are cached until the catalog changes; who may see one is decided on each request.
     func getImage(_ uuid: String, _ call: Call) async throws -> Response {
-        let account = try account(call)
-        let channel = try channel(call, forRead: true)
-        let admin = try includeAdminFields(call, user: call.caller.user)
-        let showsChannels = showsChannels(call)
-        let key = ResponseCache.Key.image(uuid: uuid, showsChannels: showsChannels, adminFields: admin)
+        let asked = try ImageAsked(uuid, call, self)
+        let (showsChannels, admin) = (asked.showsChannels, asked.admin)
         let (repository, mode) = (self.repository, self.mode)
         let upstream = try await pullThrough?.catalog.view()
         let generation = upstream.map { Self.mergedGeneration(local: repository.catalog.generation, upstream: $0.generation) }
             ?? repository.catalog.generation
-        let answer = try await responseCache.answer(for: key, generation: generation) { [self] in
+        let answer = try await responseCache.answer(for: asked.key, generation: generation) { [self] in
             let image: StoredImage
             do {
                 image = try await repository.image(uuid)
@@ -69,14 +89,46 @@ extension Endpoints {
             let body = Self.view(image, mode: mode, showsChannels: showsChannels, adminFields: admin)
             return .init(body: ByteBuffer(string: body), etag: JSONBody.etag(body), image: image)
         }
+        var response = try imageAnswer(answer, asked, call).response
+        if let upstream { response.headers.append(contentsOf: Self.staleHeaders(upstream)) }
+        return response
+    }
+
+    /// GetImage answered from the response cache alone (`MemoryAnswerHandler`): nil when
+    /// the answer is not cached or comes from upstreams.
+    func cachedImage(_ uuid: String, _ call: Call) throws -> BufferedAnswer? {
+        guard pullThrough == nil else { return nil }
+        let asked = try ImageAsked(uuid, call, self)
+        guard let answer = responseCache.cached(asked.key, generation: repository.catalog.generation) else { return nil }
+        return try imageAnswer(answer, asked, call)
+    }
+
+    /// What decides a call's GetImage answer, and who may see it.
+    private struct ImageAsked {
+        let uuid: String
+        let account: String?
+        let channel: ChannelSelection
+        let showsChannels: Bool
+        let admin: Bool
+        var key: ResponseCache.Key { .image(uuid: uuid, showsChannels: showsChannels, adminFields: admin) }
+
+        init(_ uuid: String, _ call: Call, _ endpoints: Endpoints) throws {
+            self.uuid = uuid
+            account = try endpoints.account(call)
+            channel = try endpoints.channel(call, forRead: true)
+            showsChannels = endpoints.showsChannels(call)
+            admin = try endpoints.includeAdminFields(call, user: call.caller.user)
+        }
+    }
+
+    /// A GetImage answer as this call may see it.
+    private func imageAnswer(_ answer: ResponseCache.Answer, _ asked: ImageAsked, _ call: Call) throws -> BufferedAnswer {
         guard let image = answer.image, let etag = answer.etag else { throw IMGAPIError.internalError() }
-        try checkVisible(image, account: account, channel: channel)
+        try checkVisible(image, account: asked.account, channel: asked.channel)
         if try ConditionalRequest.evaluate(call.request.headers, etag: etag) == .notModified {
             return .notModified(etag: etag)
         }
-        var response = Response.json(answer.body, etag: etag)
-        if let upstream { response.headers.append(contentsOf: Self.staleHeaders(upstream)) }
-        return response
+        return .json(answer.body, etag: etag)
     }
 
     /// `POST /images` (CreateImage): a new `unactivated` image with a server-assigned uuid.

@@ -16,11 +16,7 @@ extension Response {
 
     /// A JSON body already serialized into bytes (shared, not copied), with its ETag if known.
     static func json(_ bytes: ByteBuffer, etag: String? = nil) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.contentLength] = String(bytes.readableBytes)
-        if let etag { headers[.eTag] = etag }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: bytes))
+        BufferedAnswer.json(bytes, etag: etag).response
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
@@ -29,6 +25,28 @@ extension Response {
 
     static func error(_ error: IMGAPIError) -> Response {
         json(error.body, status: HTTPResponse.Status(code: error.status))
+    }
+}
+
+/// A whole answer held in memory: written by `MemoryAnswerHandler` straight from the event
+/// loop, or made a `Response` for Hummingbird to write.
+struct BufferedAnswer: Sendable {
+    var status: HTTPResponse.Status = .ok
+    var headers: HTTPFields
+    /// Nil for an answer without a body (304).
+    var body: ByteBuffer?
+
+    var response: Response {
+        Response(status: status, headers: headers, body: body.map { ResponseBody(byteBuffer: $0) } ?? ResponseBody())
+    }
+
+    /// A JSON body already serialized into bytes (shared, not copied), with its ETag if known.
+    static func json(_ bytes: ByteBuffer, etag: String? = nil) -> BufferedAnswer {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(bytes.readableBytes)
+        if let etag { headers[.eTag] = etag }
+        return BufferedAnswer(headers: headers, body: bytes)
     }
 }
 

@@ -59,12 +59,7 @@ final class ResponseCache: @unchecked Sendable {
                 render: @escaping @Sendable () async throws -> Answer) async throws -> Answer {
         enum Lookup { case cached(Answer), rendering(Task<Answer, any Error>) }
         let lookup: Lookup = lock.withLock {
-            if generation == self.generation, var entry = entries[key] {
-                clock += 1
-                entry.lastUse = clock
-                entries[key] = entry
-                return .cached(entry.answer)
-            }
+            if let answer = lookUp(key, generation) { return .cached(answer) }
             if let pending = inFlight[key], pending.generation == generation { return .rendering(pending.task) }
             // Rendering a large listing takes milliseconds of CPU: off the event loops.
             let task = Task(executorPreference: CPUExecutor.shared) { [self] in
@@ -80,6 +75,20 @@ final class ResponseCache: @unchecked Sendable {
         case .cached(let answer): return answer
         case .rendering(let task): return try await task.value
         }
+    }
+
+    /// The answer for `key` in catalog `generation` if it is cached; never renders.
+    func cached(_ key: Key, generation: Int64) -> Answer? {
+        lock.withLock { lookUp(key, generation) }
+    }
+
+    /// Called with the lock held.
+    private func lookUp(_ key: Key, _ generation: Int64) -> Answer? {
+        guard generation == self.generation, var entry = entries[key] else { return nil }
+        clock += 1
+        entry.lastUse = clock
+        entries[key] = entry
+        return entry.answer
     }
 
     private func store(_ answer: Answer, for key: Key, generation: Int64) {

@@ -37,6 +37,8 @@ final class ServerMetrics: Sendable {
     let cacheMisses: Counter
     let cacheFetchedBytes: Counter
     let upstreamErrors: Counter
+    /// Reads answered from memory on the event loop (`MemoryAnswerHandler`).
+    let memoryAnswers: Counter
 
     private struct RequestKey: Hashable {
         let route: String
@@ -93,6 +95,7 @@ final class ServerMetrics: Sendable {
         cacheMisses = registry.makeCounter(descriptor: name("cache_misses", "total", "Image file requests for an image only upstream (a fill, or following one)."))
         cacheFetchedBytes = registry.makeCounter(descriptor: name("cache_fetched", "bytes_total", "Bytes the pull-through cache downloaded from its upstreams."))
         upstreamErrors = registry.makeCounter(descriptor: name("upstream_errors", "total", "Failed upstream catalog fetches and file fills of the pull-through cache."))
+        memoryAnswers = registry.makeCounter(descriptor: name("memory_answers", "total", "Requests answered from memory on the event loop: /ping, and cached GetImage and ListImages answers."))
         registry.makeGauge(descriptor: name("build_info", "", "Always 1; the label is the imgapid version."),
                            labels: [("version", IMGAPIServerVersion.current)]).set(to: 1)
     }

@@ -144,10 +144,11 @@ public struct BlobStore: Sendable {
     public func install(_ staged: StagedBlob) throws -> Bool {
         let target = path(forSHA256: staged.digests.sha256)
         let directory = String(target[..<target.lastIndex(of: "/")!])
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw Self.storageError(error)
+        if mkdir(directory, 0o755) == 0 {
+            // A new prefix directory: its own entry must be durable too.
+            Self.syncDirectory(blobsDirectory)
+        } else if errno != EEXIST {
+            throw Self.storageError(POSIXErrorText.current("create \(directory)"))
         }
         // A verified upload replaces a stored copy of the same digest: nothing already on
         // disk is trusted without being hashed, and a copy that went bad is healed.
