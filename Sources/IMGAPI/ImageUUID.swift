@@ -3,25 +3,42 @@ public enum ImageUUID {
     public static let zero = "00000000-0000-0000-0000-000000000000"
 
     public static func isValid(_ text: some StringProtocol) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return false }
-        for (i, b) in bytes.enumerated() {
+        var i = 0
+        for b in text.utf8 {
             switch i {
+            case 36: return false
             case 8, 13, 18, 23: if b != UInt8(ascii: "-") { return false }
             default:
                 let hex = (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
                 if !hex { return false }
             }
+            i += 1
         }
-        return true
+        return i == 36
     }
 
     /// A new random (version 4) UUID in IMGAPI form.
     public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
-        var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x40
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { Hex.encode(bytes[$0]) }.joined(separator: "-")
+        return version4(generator.next(), generator.next())
+    }
+
+    /// The version 4 UUID made of these 128 bits (six of them replaced by the version and variant).
+    public static func version4(_ high: UInt64, _ low: UInt64) -> String {
+        let high = (high & ~0xF000) | 0x4000
+        let low = (low & ~(0xC0 << 56)) | (0x80 << 56)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var at = 0
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let digit = UInt8(truncatingIfNeeded: ((nibble < 16 ? high : low) >> UInt64(60 - 4 * (nibble % 16))) & 0xF)
+                out[at] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                at += 1
+            }
+            return at
+        }
     }
 }

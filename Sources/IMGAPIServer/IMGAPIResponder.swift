@@ -82,7 +82,7 @@ struct IMGAPIResponder: HTTPResponder {
 
     /// The client's request id, or a new one.
     private static func requestID(_ request: Request) -> String {
-        request.headers[.xRequestID] ?? request.headers[.requestID] ?? ImageUUID.random().lowercased()
+        request.headers[.xRequestID] ?? request.headers[.requestID] ?? RequestID.next()
     }
 
     static func hasBody(_ request: Request) -> Bool {

@@ -28,25 +28,24 @@ enum Route: Equatable {
 
     init?(path: String) {
         var path = Substring(path)
-        if path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard segments.first == "" else { return nil }
-        let parts = segments.dropFirst().map(String.init)
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
+        if path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") { path = path.dropLast() }
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         switch parts.count {
         case 1 where parts[0] == "": self = .root
         case 1 where parts[0] == "ui": self = .catalog
-        case 3 where parts[0] == "ui" && parts[1] == "images" && ImageUUID.isValid(parts[2]): self = .catalogImage(parts[2])
+        case 3 where parts[0] == "ui" && parts[1] == "images" && ImageUUID.isValid(parts[2]): self = .catalogImage(String(parts[2]))
         case 1 where parts[0] == "ping": self = .ping
         case 1 where parts[0] == "channels": self = .channels
         case 1 where parts[0] == "images": self = .images
         case 1 where parts[0] == "metrics": self = .metrics
         case 1 where parts[0] == "ready": self = .ready
         case 1 where parts[0] == "state": self = .state
-        case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(parts[1])
-        case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(parts[1])
-        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(parts[1])
-        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "acl": self = .imageAcl(parts[1])
-        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "icon": self = .imageIcon(parts[1])
+        case 2 where parts[0] == "images" && ImageUUID.isValid(parts[1]): self = .image(String(parts[1]))
+        case 2 where parts[0] == "jobs" && ImageUUID.isValid(parts[1]): self = .job(String(parts[1]))
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "file": self = .imageFile(String(parts[1]))
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "acl": self = .imageAcl(String(parts[1]))
+        case 3 where parts[0] == "images" && ImageUUID.isValid(parts[1]) && parts[2] == "icon": self = .imageIcon(String(parts[1]))
         default: return nil
         }
     }
