@@ -2,6 +2,7 @@
 public enum ImageUUID {
     public static let zero = "00000000-0000-0000-0000-000000000000"
 
+    @inlinable
     public static func isValid(_ text: some StringProtocol) -> Bool {
         var i = 0
         for b in text.utf8 {

@@ -30,7 +30,8 @@ enum Route: Equatable {
         var path = Substring(path)
         guard path.utf8.first == UInt8(ascii: "/") else { return nil }
         if path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") { path = path.dropLast() }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        // On the UTF-8 bytes: splitting on a Character would walk grapheme clusters.
+        let parts = path.dropFirst().utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Substring.init)
         switch parts.count {
         case 1 where parts[0] == "": self = .root
         case 1 where parts[0] == "ui": self = .catalog
