@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTPTypes
 
 /// Holds back a close that comes right after a response's last write until the writes
 /// before it have reached the socket. Hummingbird closes a connection as soon as it writes
@@ -7,12 +8,15 @@ import NIOCore
 /// no error on either side. It sits next to Hummingbird's connection handler, behind the
 /// connection guard, whose own closes (stalled clients, timeouts) are not held back.
 final class WritesBeforeCloseHandler: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = NIOAny
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
 
-    /// The latest write: NIO completes writes in order, so once it is done, all are.
+    /// The latest response's end: NIO completes writes in order, so once it is written,
+    /// everything before it is.
     private var lastWrite: EventLoopFuture<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
         let written = promise ?? context.eventLoop.makePromise()
         lastWrite = written.futureResult
         context.write(data, promise: written)
