@@ -51,7 +51,7 @@ final class MemoryAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { passedOn -= 1 }
+        if case .end = unwrapOutboundIn(data) { passedOn = max(passedOn - 1, 0) }
         context.write(data, promise: promise)
     }
 
