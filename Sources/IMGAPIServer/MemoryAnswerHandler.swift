@@ -7,11 +7,11 @@ import Synchronization
 
 /// Writes, straight from the event loop, the answers to reads that are already in memory
 /// (`IMGAPIResponder.answerFromMemory`: `/ping`, cached GetImage and ListImages answers):
-/// without a Swift task and Hummingbird's responder between, such a request costs about
-/// half the CPU. Everything else goes on to Hummingbird, and so does every request that
-/// comes while one of the connection's requests is still there, so answers keep their
-/// order. It is the last of the server's handlers: its answers pass the others (the
-/// access log, the connection guard) like any answer.
+/// without a Swift task and Hummingbird's responder between, a ping costs a third less
+/// CPU, a GetImage a fifth less. Everything else goes on to Hummingbird, and so does every
+/// request that comes while one of the connection's requests is still there, so answers
+/// keep their order. It is the last of the server's handlers: its answers pass the others
+/// (the access log, the connection guard) like any answer.
 final class MemoryAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
