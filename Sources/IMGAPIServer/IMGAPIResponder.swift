@@ -32,7 +32,7 @@ struct IMGAPIResponder: HTTPResponder {
             response = .error(.internalError())
             failure = String(describing: error)
         }
-        if (response.status.code >= 400 && Self.hasBody(request)) || request.method == .connect {
+        if (response.status.code >= 400 && Self.hasBody(request.headers)) || request.method == .connect {
             // Its body may not have been read, and reading it only to discard it could take
             // hours: close the connection after this answer instead. An answer to CONNECT
             // carries no length (it would open a tunnel), so only the close can end it.
@@ -50,9 +50,9 @@ struct IMGAPIResponder: HTTPResponder {
     /// which then take the ordinary path.
     func answerFromMemory(_ head: HTTPRequest, remote: SocketAddress?) -> BufferedAnswer? {
         let started = ContinuousClock.now
+        guard head.method == .get, !Self.hasBody(head.headerFields), head.headerFields[.connection] == nil else { return nil }
         let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
-        guard head.method == .get, !Self.hasBody(request), head.headerFields[.connection] == nil,
-              endpoints.authenticator.isAnonymous(request),
+        guard endpoints.authenticator.isAnonymous(request),
               let route = Route(path: request.uri.path), route.allowedMethods.contains(.get),
               let version = try? negotiatedVersion(request),
               let query = try? QueryString.pairs(request.uri.query) else { return nil }
@@ -85,8 +85,8 @@ struct IMGAPIResponder: HTTPResponder {
         request.headers[.xRequestID] ?? request.headers[.requestID] ?? RequestID.next()
     }
 
-    static func hasBody(_ request: Request) -> Bool {
-        request.headers[.transferEncoding] != nil || (request.headers[.contentLength].flatMap(Int64.init) ?? 0) > 0
+    static func hasBody(_ headers: HTTPFields) -> Bool {
+        headers[.transferEncoding] != nil || (headers[.contentLength].flatMap(Int64.init) ?? 0) > 0
     }
 
     private func negotiatedVersion(_ request: Request) throws -> APIVersion {

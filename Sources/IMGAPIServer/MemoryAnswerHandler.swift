@@ -3,7 +3,6 @@ import HTTPTypes
 import IMGAPI
 import NIOCore
 import NIOHTTPTypes
-import Synchronization
 
 /// Writes, straight from the event loop, the answers to reads that are already in memory
 /// (`IMGAPIResponder.answerFromMemory`: `/ping`, cached GetImage and ListImages answers):
@@ -23,6 +22,7 @@ final class MemoryAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var passedOn = 0
     /// The answer to the request being read, written when the request ends.
     private var answer: BufferedAnswer?
+    private var formattedDate: (second: time_t, text: String) = (0, "")
 
     init(responder: IMGAPIResponder) {
         self.responder = responder
@@ -43,7 +43,7 @@ final class MemoryAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             guard var answer else { return context.fireChannelRead(data) }
             self.answer = nil
-            answer.headers[.date] = Self.date()
+            answer.headers[.date] = date()
             context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: answer.headers))), promise: nil)
             if let body = answer.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -55,14 +55,12 @@ final class MemoryAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    /// The `Date` header, formatted once a second.
-    private static func date() -> String {
+    /// The `Date` header, formatted at most once a second for each connection.
+    private func date() -> String {
         let now = time(nil)
-        return formatted.withLock { cached in
-            if cached.second != now { cached = (now, HTTPDate.format(Date(timeIntervalSince1970: TimeInterval(now)))) }
-            return cached.text
+        if formattedDate.second != now {
+            formattedDate = (now, HTTPDate.format(Date(timeIntervalSince1970: TimeInterval(now))))
         }
+        return formattedDate.text
     }
-
-    private static let formatted = Mutex<(second: time_t, text: String)>((0, ""))
 }
