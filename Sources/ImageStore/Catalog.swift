@@ -336,10 +336,12 @@ public final class Catalog: Sendable {
         try await database.probeWrite()
     }
 
-    /// Runs `body` as the only writer (of every replica sharing the catalog). Blob renames
-    /// and unlinks made inside it cannot interleave with another writer's, so a file is never
-    /// removed while a new image adopts it. A write that finds the disk full fails with
-    /// `IMGAPIError.storeFull`.
+    /// Runs `body` as the only writer (of every replica sharing the catalog), and returns once
+    /// what it committed is durable. Blob renames and unlinks made inside it cannot interleave
+    /// with another writer's, so a file is never removed while a new image adopts it; before
+    /// removing one, `body` calls `CatalogWriter.makeCommitsDurable`, since the state that
+    /// decided it may hold commits not yet on disk. A write that finds the disk full fails
+    /// with `IMGAPIError.storeFull`.
     public func exclusive<T: Sendable>(_ body: @escaping @Sendable (CatalogWriter) throws -> T) async throws -> T {
         let mode = self.mode
         do {
@@ -349,8 +351,13 @@ public final class Catalog: Sendable {
             }
         } catch is CatalogFull {
             throw IMGAPIError.storeFull
+        } catch let failure as CatalogSyncFailed {
+            throw IMGAPIError.storageIsDown(failure.description)
         }
     }
+
+    /// The syncs that make the embedded catalog's writes durable; nil for PostgreSQL (for tests).
+    var commitSync: CommitSync? { (database as? SQLiteCatalogDatabase)?.commits }
 }
 
 /// An operation only the embedded (SQLite) catalog offers.

@@ -42,6 +42,12 @@ public struct CatalogWriter {
         Int(try db.int64("SELECT COUNT(*) FROM image_file WHERE sha256 = ?", sha256) ?? 0)
     }
 
+    /// Makes every commit so far durable (see `Catalog.exclusive`): call before removing a
+    /// file because of what the catalog says.
+    public func makeCommitsDurable() throws {
+        try db.makeCommitsDurable()
+    }
+
     /// Runs `body` in one transaction: all of it is recorded, or none. Each transaction
     /// moves the catalog's generation on (see `Catalog.generation`) and tells other replicas.
     public func transaction<T>(_ body: () throws -> T) throws -> T {

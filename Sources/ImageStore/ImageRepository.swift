@@ -117,7 +117,9 @@ public final class ImageRepository: Sendable {
                 // A failed publish leaves no object behind (unless an image uses the same file).
                 let sha256 = staged.digests.sha256
                 _ = try? await catalog.exclusive { catalog in
-                    if try catalog.references(toBlob: sha256) == 0 { try shared.remove(sha256) }
+                    guard try catalog.references(toBlob: sha256) == 0 else { return }
+                    try catalog.makeCommitsDurable()
+                    try shared.remove(sha256)
                 }
             }
             throw error
@@ -207,25 +209,35 @@ public final class ImageRepository: Sendable {
             try blobs.shared?.ensure(sha256, size: staged.digests.size, from: blobs.path(forSHA256: sha256))
             result = try commit()
         } catch {
-            if placed, (try? catalog.references(toBlob: sha256)) == 0 {
+            if placed, (try? catalog.references(toBlob: sha256)) == 0, (try? catalog.makeCommitsDurable()) != nil {
                 blobs.remove(sha256: sha256)
             }
             throw error
         }
         // A quarantined file of the same digest is healed by these verified bytes.
-        if try catalog.releaseQuarantine(staged.digests.sha256) { blobs.removeQuarantined(sha256: staged.digests.sha256) }
+        try releaseQuarantine(sha256, catalog: catalog, blobs: blobs)
         return result
+    }
+
+    /// Forgets that `sha256` was quarantined, and once that is durable removes the quarantined copy.
+    static func releaseQuarantine(_ sha256: String, catalog: CatalogWriter, blobs: BlobStore) throws {
+        guard try catalog.releaseQuarantine(sha256) else { return }
+        try catalog.makeCommitsDurable()
+        blobs.removeQuarantined(sha256: sha256)
     }
 
     /// Removes the blobs of `files` that no image references any more (committed state),
     /// quarantined copies and shared copies included.
     static func release(_ files: [ImageFile], catalog: CatalogWriter, blobs: BlobStore) throws {
-        for file in files where try catalog.references(toBlob: file.sha256) == 0 {
-            // After the commit: an object store that cannot be reached now leaves an object no
-            // image uses, which its clean-up removes (`collectSharedGarbage`).
+        let unused = try files.filter { try catalog.references(toBlob: $0.sha256) == 0 }
+        guard !unused.isEmpty else { return }
+        try catalog.makeCommitsDurable()
+        for file in unused {
+            // An object store that cannot be reached now leaves an object no image uses,
+            // which its clean-up removes (`collectSharedGarbage`).
             try? blobs.shared?.remove(file.sha256)
             blobs.remove(sha256: file.sha256)
-            if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
+            try releaseQuarantine(file.sha256, catalog: catalog, blobs: blobs)
         }
     }
 
@@ -240,6 +252,7 @@ public final class ImageRepository: Sendable {
         for sha256 in try await shared.files(olderThan: age) where !referenced.contains(sha256) {
             let gone = try await catalog.exclusive { catalog in
                 guard try catalog.references(toBlob: sha256) == 0 else { return false }
+                try catalog.makeCommitsDurable()
                 try shared.remove(sha256)
                 return true
             }
@@ -285,7 +298,7 @@ public final class ImageRepository: Sendable {
                 unlink(staged)
                 throw BlobStore.storageError(error)
             }
-            if try catalog.releaseQuarantine(file.sha256) { blobs.removeQuarantined(sha256: file.sha256) }
+            try Self.releaseQuarantine(file.sha256, catalog: catalog, blobs: blobs)
             return true
         }
     }

@@ -326,6 +326,9 @@ final class PostgresCatalogDatabase: CatalogDatabase {
             try execute("NOTIFY \(PostgresCatalogDatabase.changeChannel)", [])
         }
 
+        /// PostgreSQL's commits are durable when they return.
+        func makeCommitsDurable() throws {}
+
         /// Runs one statement, its `?` marks numbered as PostgreSQL wants them. A statement
         /// still unanswered after `statementTimeout` closes the connection (a network that
         /// went silent), failing the statement.

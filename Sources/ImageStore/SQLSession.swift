@@ -83,6 +83,10 @@ public protocol SQLSession {
     /// Tells the catalog's other readers (other replicas) that a transaction changed it;
     /// delivered when the transaction commits.
     func announceChange() throws
+    /// Makes every commit so far durable now; call before an effect that cannot be undone
+    /// (a file removed) follows from the catalog's state, which may hold commits of other
+    /// writes not yet on disk (see `CommitSync`).
+    func makeCommitsDurable() throws
 }
 
 extension SQLSession {

@@ -2,9 +2,12 @@ import Foundation
 import GRDB
 
 /// The embedded catalog: one SQLite file (through GRDB), read concurrently, written by
-/// GRDB's single writer; the storage lock keeps other processes from writing it.
+/// GRDB's single writer; the storage lock keeps other processes from writing it. Writes
+/// return once durable, their syncs grouped by `CommitSync`.
 final class SQLiteCatalogDatabase: CatalogDatabase {
     private let pool: any DatabaseWriter
+    /// Nil for a catalog that is not written to disk (in memory, or opened to read).
+    let commits: CommitSync?
     let description: String
 
     /// Opens (creating, migrating) the catalog file at `path`.
@@ -12,11 +15,12 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         pool = try DatabasePool(path: path, configuration: configuration)
-        // An acknowledged write must survive a power loss, not only a process crash: each
-        // commit syncs the WAL. Set on the one writing connection after GRDB has opened
-        // it, since GRDB sets NORMAL (no sync at commit) when it turns WAL on.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // Commits do not sync the WAL (GRDB's WAL default, NORMAL, said here since durability
+        // rests on it): `write` waits for a `CommitSync` sync instead, shared by concurrent writes.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        commits = CommitSync(walPath: path + "-wal")
         try CatalogSchema.migrator.migrate(pool)
+        try commits?.syncNow()
         description = path
     }
 
@@ -31,6 +35,7 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
             pool = try DatabaseQueue()
             try CatalogSchema.migrator.migrate(pool)
         }
+        commits = nil
         description = path
     }
 
@@ -38,19 +43,36 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
     init() throws {
         pool = try DatabaseQueue()
         try CatalogSchema.migrator.migrate(pool)
+        commits = nil
         description = "memory"
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await pool.read { db in try body(Session(db: db)) }
+        try await pool.read { db in try body(Session(db: db, commits: nil)) }
     }
 
+    /// Runs `body` on the writer and returns once what it committed is on disk; the writer
+    /// goes on with the next write meanwhile. A write that fails after committing part of
+    /// its changes waits for them too before its error is thrown.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await pool.writeWithoutTransaction { db in try body(Session(db: db)) }
+        let commits = self.commits
+        let (result, commit) = try await pool.writeWithoutTransaction { db in
+            let changes = db.totalChangesCount
+            let result = Result { try body(Session(db: db, commits: commits)) }
+            return (result, db.totalChangesCount == changes ? nil : commits?.noteCommit())
+        }
+        if let commit { try await commits?.waitUntilDurable(commit) }
+        return try result.get()
     }
 
+    /// The same as `write`, on the calling thread; what it committed is synced before it returns.
     func blocking<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in try body(Session(db: db)) }
+        try pool.writeWithoutTransaction { db in
+            let changes = db.totalChangesCount
+            let result = Result { try body(Session(db: db, commits: commits)) }
+            if db.totalChangesCount != changes { try commits?.syncNow() }
+            return try result.get()
+        }
     }
 
     /// Takes SQLite's write lock and lets it go.
@@ -83,6 +105,7 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
 
     struct Session: SQLSession {
         let db: Database
+        let commits: CommitSync?
         var dialect: SQLDialect { .sqlite }
 
         func execute(_ sql: String, _ arguments: [SQLValue]) throws -> Int {
@@ -114,6 +137,10 @@ final class SQLiteCatalogDatabase: CatalogDatabase {
         }
 
         func announceChange() throws {}
+
+        func makeCommitsDurable() throws {
+            try commits?.syncNow()
+        }
 
         private func mappingFull<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL { throw CatalogFull() }

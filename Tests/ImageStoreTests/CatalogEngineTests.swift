@@ -142,12 +142,79 @@ final class CatalogEngineTests: XCTestCase {
     /// An acknowledged write survives a power loss: SQLite syncs its log at every commit
     /// (`synchronous` FULL on the writing connection; GRDB turns it down to NORMAL, which
     /// syncs only at checkpoints, when it opens the file in WAL mode).
-    func testSQLiteCommitsSyncTheLog() throws {
+    /// An acknowledged write must survive a power loss: SQLite commits without syncing, and a
+    /// write returns only after a sync of the WAL that began after its commit.
+    func testSQLiteWritesReturnOnceSynced() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite")
-        addTeardownBlock { try? FileManager.default.removeItem(at: file) }
+        addTeardownBlock { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file.path + suffix) } }
         let catalog = try Catalog(path: file.path, mode: .public)
-        XCTAssertEqual(try catalog.database.blocking { try $0.int64("PRAGMA synchronous") }, 2, "FULL")
         XCTAssertEqual(try catalog.database.blocking { try $0.string("PRAGMA journal_mode") }, "wal")
+        let sync = try XCTUnwrap(catalog.commitSync, "the SQLite catalog syncs its commits")
+        XCTAssertEqual(sync.path, file.path + "-wal")
+        let before = sync.progress
+        try await catalog.exclusive { writer in try writer.transaction { try writer.save(Self.image(1, name: "one")) } }
+        let after = sync.progress
+        XCTAssertEqual(after.committed, before.committed + 1)
+        XCTAssertEqual(after.durable, after.committed, "the write returned before its commit was synced")
+        XCTAssertGreaterThan(after.syncs, before.syncs)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sync.path))
+
+        // A write that changed nothing has nothing to wait for.
+        _ = try await catalog.exclusive { writer in try writer.exists("nothing") }
+        XCTAssertEqual(sync.progress.committed, after.committed)
+
+        // Inside a write, before removing a file: the commits so far are made durable at once.
+        try await catalog.exclusive { writer in
+            try writer.transaction { try writer.delete(String(format: "0c000000-0000-4000-8000-%012d", 1)) }
+            let syncs = sync.progress.syncs
+            try writer.makeCommitsDurable()
+            XCTAssertEqual(sync.progress.syncs, syncs + 1)
+        }
+    }
+
+    /// Concurrent writes each return only once their commit is durable.
+    func testConcurrentSQLiteWritesReturnOnceSynced() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-\(UUID().uuidString).sqlite")
+        addTeardownBlock { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file.path + suffix) } }
+        let catalog = try Catalog(path: file.path, mode: .public)
+        let sync = try XCTUnwrap(catalog.commitSync)
+        let writes = 100
+        let unsynced = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for number in 1...writes {
+                group.addTask {
+                    let commit = try await catalog.exclusive { writer in
+                        try writer.transaction { try writer.save(Self.image(number, name: "concurrent")) }
+                        return sync.progress.committed + 1  // the number this write gets as it leaves the writer
+                    }
+                    return sync.progress.durable < commit
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        XCTAssertEqual(unsynced, 0, "writes returned before their commit was synced")
+        XCTAssertEqual(sync.progress.durable, sync.progress.committed)
+        let count = try await catalog.imageCount()
+        XCTAssertEqual(count, writes)
+    }
+
+    /// Writers waiting at once share one sync: it covers every write committed before it began.
+    func testCommitsWaitingTogetherShareOneSync() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: file) }
+        try Data("frames".utf8).write(to: file)
+        let sync = CommitSync(walPath: file.path)
+        let numbers = (1...100).map { _ in sync.noteCommit() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for number in numbers { group.addTask { try await sync.waitUntilDurable(number) } }
+            try await group.waitForAll()
+        }
+        XCTAssertEqual(sync.progress.syncs, 1)
+        XCTAssertEqual(sync.progress.durable, 100)
+        let later = sync.noteCommit()
+        try await sync.waitUntilDurable(later)
+        XCTAssertEqual(sync.progress.syncs, 2, "a commit after a sync began needs a sync of its own")
+        try await sync.waitUntilDurable(later)
+        XCTAssertEqual(sync.progress.syncs, 2, "a durable commit needs no further sync")
     }
 
     func testFailedTransactionChangesNothing() async throws {
