@@ -124,7 +124,7 @@ let package = Package(
         ]),
         .testTarget(name: "ImageStoreTests", dependencies: [
             "ImageStore", "IMGAPI", "ObjectStorage", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "_NIOFileSystem", package: "swift-nio"),
         ]),
         /// End-to-end: the real `imgapid` binary on 127.0.0.1, driven over HTTP.
         .testTarget(name: "IMGAPIServerTests", dependencies: [

@@ -61,7 +61,7 @@ extension Endpoints {
             // Digesting while sending keeps a core busy: off the event loops then.
             try await withTaskExecutorPreference(verifies ? CPUExecutor.shared : nil) {
                 do {
-                    try await Self.send(handle.readChunks(in: bytes, chunkLength: .kibibytes(256)), count: Int64(bytes.count),
+                    try await Self.send(FileSlices(handle, in: bytes, length: Self.sendSlice), count: Int64(bytes.count),
                                         verifying: verifies ? file.sha256 : nil, to: &writer, uuid: uuid) {
                         let problem = "its SHA-256 is no longer \(file.sha256)"
                         try await quarantine(file, of: uuid, path: path, problem, ifStill: identity)
@@ -77,6 +77,10 @@ extension Endpoints {
         }
         return Response(status: status, headers: response, body: body)
     }
+
+    /// Bytes read and written at a time by a download: 1 MiB cost 9–23% less CPU than 256 KiB
+    /// per verified send (256 MiB, 1 and 16 clients), with one slice held per connection.
+    static let sendSlice = ByteCount.mebibytes(1)
 
     /// Writes `count` bytes of a file from `chunks`. With `sha256`, a whole file is hashed as
     /// it goes and its last chunk waits for the digest: bytes that are not the file published

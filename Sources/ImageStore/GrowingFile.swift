@@ -102,7 +102,7 @@ public final class GrowingFile: Sendable {
             if offset < range.upperBound, written > offset {
                 let end = min(written, range.upperBound)
                 var sent = offset
-                for try await chunk in handle.readChunks(in: offset..<end, chunkLength: .kibibytes(256)) {
+                for try await chunk in FileSlices(handle, in: offset..<end, length: .kibibytes(256)) {
                     sent += Int64(chunk.readableBytes)
                     // The last bytes wait for the verdict: a file that fails verification
                     // never makes a complete transfer, and the client sees a failed download.
