@@ -209,7 +209,7 @@ public final class ImageRepository: Sendable {
             try blobs.shared?.ensure(sha256, size: staged.digests.size, from: blobs.path(forSHA256: sha256))
             result = try commit()
         } catch {
-            if placed, (try? catalog.references(toBlob: sha256)) == 0, (try? catalog.makeCommitsDurable()) != nil {
+            if placed, (try? catalog.references(toBlob: sha256)) == 0 {
                 blobs.remove(sha256: sha256)
             }
             throw error
