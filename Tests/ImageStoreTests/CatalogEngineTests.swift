@@ -138,10 +138,6 @@ final class CatalogEngineTests: XCTestCase {
         }
     }
 
-    /// A failed transaction records nothing, and leaves the generation where it was.
-    /// An acknowledged write survives a power loss: SQLite syncs its log at every commit
-    /// (`synchronous` FULL on the writing connection; GRDB turns it down to NORMAL, which
-    /// syncs only at checkpoints, when it opens the file in WAL mode).
     /// An acknowledged write must survive a power loss: SQLite commits without syncing, and a
     /// write returns only after a sync of the WAL that began after its commit.
     func testSQLiteWritesReturnOnceSynced() async throws {
@@ -217,6 +213,7 @@ final class CatalogEngineTests: XCTestCase {
         XCTAssertEqual(sync.progress.syncs, 2, "a durable commit needs no further sync")
     }
 
+    /// A failed transaction records nothing, and leaves the generation where it was.
     func testFailedTransactionChangesNothing() async throws {
         for (engine, open) in try engines() {
             let catalog = try open()

@@ -11,9 +11,8 @@ final class FileSlicesTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         let original = (0..<10_000).map { UInt8(truncatingIfNeeded: $0) }
         try Data(original).write(to: URL(fileURLWithPath: path))
-        let handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
-        var received: [[UInt8]] = []
-        do {
+        let received = try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
+            var received: [[UInt8]] = []
             var slices = FileSlices(handle, in: 1_000..<9_500, length: .bytes(3_000)).makeAsyncIterator()
             received.append(try await slices.next().map { Array($0.readableBytesView) } ?? [])
             // Changed after the first slice was taken: a reader that had read ahead would
@@ -23,11 +22,8 @@ final class FileSlicesTests: XCTestCase {
             try changed.write(contentsOf: Data(repeating: 0xAA, count: 3_000))
             try changed.close()
             while let slice = try await slices.next() { received.append(Array(slice.readableBytesView)) }
-        } catch {
-            try await handle.close()
-            throw error
+            return received
         }
-        try await handle.close()
         XCTAssertEqual(received.map(\.count), [3_000, 3_000, 2_500])
         XCTAssertEqual(received[0], Array(original[1_000..<4_000]))
         XCTAssertEqual(received[1], [UInt8](repeating: 0xAA, count: 3_000))
@@ -38,15 +34,11 @@ final class FileSlicesTests: XCTestCase {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("slices-\(UUID().uuidString)").path
         addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         try Data(repeating: 7, count: 2_500).write(to: URL(fileURLWithPath: path))
-        let handle = try await FileSystem.shared.openFile(forReadingAt: FilePath(path))
-        var total = 0
-        do {
+        let total = try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
+            var total = 0
             for try await slice in FileSlices(handle, in: 0..<10_000, length: .bytes(1_000)) { total += slice.readableBytes }
-        } catch {
-            try await handle.close()
-            throw error
+            return total
         }
-        try await handle.close()
         XCTAssertEqual(total, 2_500, "a file shorter than the range ends the slices; the sender sees it cut short")
     }
 }
